@@ -1,0 +1,3 @@
+"""nnviz: see a neural network learn, on real torch."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,164 @@
+"""``nnviz train ID``: train headless, progress on stderr, JSON on request."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from nnviz.cli.common import (
+    Progress,
+    layer_sizes,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    print_json,
+)
+from nnviz.core.activations import ACTIVATIONS
+from nnviz.core.engine import Trainer, TrainConfig, train_for
+from nnviz.core.errors import NnvizError
+from nnviz.core.scenarios import get_scenario
+from nnviz.core.training_parts import LOSSES, OPTIMIZERS
+
+MAX_JSON_PARAMS = 1000
+LOG_POINTS = 10
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a scenario headless")
+    p.add_argument("scenario", metavar="ID", help="a scenario id (see `nnviz scenarios`)")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=positive_int, help="number of batches to train")
+    length.add_argument("--epochs", type=positive_int, help="number of passes over the data")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default 0)")
+    p.add_argument("--data", type=Path, help="folder with your data (MNIST IDX or train.csv+PNGs)")
+    p.add_argument("--lr", type=positive_float, help="learning rate")
+    p.add_argument("--batch-size", type=positive_int, help="batch size")
+    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help="optimizer")
+    p.add_argument("--loss", choices=sorted(LOSSES), help="loss function")
+    p.add_argument("--hidden", type=layer_sizes, help="hidden layer sizes, e.g. 8,8")
+    p.add_argument("--activation", choices=sorted(ACTIVATIONS), help="hidden activation")
+    p.add_argument(
+        "--predictions", type=Path, help="write id,label predictions for the test images"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object last")
+    p.set_defaults(func=run)
+
+
+def config_from_args(scenario, args: argparse.Namespace) -> TrainConfig:
+    cfg = TrainConfig.for_scenario(scenario, seed=args.seed, device=args.device)
+    changes = {
+        "lr": args.lr,
+        "batch_size": args.batch_size,
+        "optimizer": args.optimizer,
+        "loss": args.loss,
+        "hidden": args.hidden,
+        "activation": args.activation,
+    }
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if ("hidden" in changes or "activation" in changes) and not scenario.editable:
+        raise NnvizError(f"{scenario.id} has a fixed architecture; --hidden/--activation don't apply")
+    return replace(cfg, **changes)
+
+
+def run(args: argparse.Namespace) -> int:
+    sc = get_scenario(args.scenario)
+    if not sc.trainable:
+        raise NnvizError(
+            f"{sc.id} is an expression, not a trainable model; "
+            f"`nnviz graph {sc.id}` shows its values and gradients"
+        )
+    if args.data is not None and not args.data.is_dir():
+        raise NnvizError(f"the data folder {str(args.data)!r} does not exist")
+    trainer = Trainer(sc, config_from_args(sc, args), data_dir=args.data)
+    if trainer.dataset.note:
+        print(f"nnviz: {trainer.dataset.note}", file=sys.stderr)
+    steps, epochs = args.steps, args.epochs
+    if steps is None and epochs is None:
+        steps, epochs = sc.steps, sc.epochs
+    total = steps if steps is not None else epochs * trainer.steps_per_epoch
+    every = max(1, total // LOG_POINTS)
+    history: dict[int, float] = {}
+    bar = Progress(total, sc.id)
+
+    def on_step(m) -> None:
+        if (m.step - 1) % every == 0:
+            history[m.step - 1] = m.loss  # the loss computed at step index m.step-1
+        bar.update(m.step, f"step {m.step}/{total} loss {m.loss:.4g}")
+
+    summary = train_for(trainer, steps=steps, epochs=epochs, on_step=on_step)
+    bar.update(trainer.step_count, f"loss {summary.final_loss:.4g}", force=True)
+    bar.close()
+    if not math.isfinite(summary.final_loss):
+        raise NnvizError(
+            f"the loss became {summary.final_loss} at step {trainer.step_count}; "
+            "lower the learning rate (--lr) and try again"
+        )
+    ev = trainer.evaluate()
+    result = {
+        "scenario": sc.id,
+        "device": str(trainer.device),
+        "steps": trainer.step_count,
+        "epochs": trainer.epoch,
+        "final_loss": summary.final_loss,
+        "metrics": {
+            "train_loss": ev.train_loss,
+            "train_accuracy": ev.train_accuracy,
+            "val_loss": ev.val_loss,
+            "val_accuracy": ev.val_accuracy,
+        },
+        "loss_history": history,
+        "param_count": trainer.param_count,
+        "wall_s": round(summary.wall_s, 3),
+    }
+    if trainer.dataset.note:
+        result["data_note"] = trainer.dataset.note
+    if trainer.param_count <= MAX_JSON_PARAMS:
+        result["params"] = {
+            n: p.detach().cpu().double().numpy() for n, p in trainer.model.named_parameters()
+        }
+    if trainer.n_train <= 16:
+        import torch
+
+        with torch.no_grad():
+            result["outputs"] = trainer.model(trainer.x_train).cpu().double().numpy()
+    preds_path = _write_predictions(trainer, args.predictions)
+    if preds_path is not None:
+        result["predictions_csv"] = str(preds_path)
+    if args.json:
+        print_json(result)
+    else:
+        acc = ev.val_accuracy
+        print(
+            f"{sc.id}: {trainer.step_count} steps, {trainer.epoch} epochs on {trainer.device}, "
+            f"final loss {summary.final_loss:.4g}"
+            + (f", validation accuracy {acc:.1%}" if acc is not None else "")
+            + f" ({summary.wall_s:.1f} s)"
+        )
+        if preds_path is not None:
+            print(f"predictions written to {preds_path}")
+    return 0
+
+
+def _write_predictions(trainer: Trainer, path: Path | None) -> Path | None:
+    ds = trainer.dataset
+    if ds.x_test is None or ds.test_ids is None:
+        if path is not None:
+            raise NnvizError("this data has no test images (test.csv) to predict")
+        return None
+    if path is None:
+        if trainer.scenario.data_kind != "apparel":
+            return None
+        path = Path("predictions.csv")
+        n = 1
+        while path.exists():  # never overwrite a file the user has
+            path = Path(f"predictions-{n}.csv")
+            n += 1
+    from nnviz.core.datasets import write_predictions_csv
+
+    labels = trainer.predict(ds.x_test)
+    write_predictions_csv(path, ds.test_ids, labels)
+    return path

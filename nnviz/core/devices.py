@@ -1,0 +1,59 @@
+"""Which device to train on: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from nnviz.core.errors import NnvizError
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    id: str  # "cpu", "cuda:0", ...
+    label: str  # what the device menu shows
+    available: bool
+    reason: str = ""  # why it is unavailable (tooltip of a greyed entry)
+
+
+def cuda_unavailable_reason() -> str:
+    if not torch.backends.cuda.is_built():
+        return "this torch is a CPU-only build (install a CUDA build of torch to train on a GPU)"
+    if torch.cuda.device_count() == 0:
+        return "no CUDA device was found (no NVIDIA GPU or driver visible to torch)"
+    return ""
+
+
+def list_devices() -> list[DeviceChoice]:
+    """The CPU and every CUDA device; CUDA greyed with the reason when absent."""
+    out = [DeviceChoice("cpu", "CPU", True)]
+    reason = cuda_unavailable_reason()
+    if reason:
+        out.append(DeviceChoice("cuda", "CUDA", False, reason))
+    else:
+        for i in range(torch.cuda.device_count()):
+            out.append(DeviceChoice(f"cuda:{i}", f"CUDA {i}: {torch.cuda.get_device_name(i)}", True))
+    return out
+
+
+def resolve_device(name: str | None) -> torch.device:
+    name = (name or "auto").strip().lower()
+    if name == "auto":
+        return torch.device("cuda" if not cuda_unavailable_reason() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda" or name.startswith("cuda:"):
+        reason = cuda_unavailable_reason()
+        if reason:
+            raise NnvizError(f"CUDA was asked for but {reason}; use --device cpu or auto")
+        try:
+            dev = torch.device(name)
+        except RuntimeError:
+            raise NnvizError(f"bad device name {name!r}; use cpu, cuda or cuda:N") from None
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise NnvizError(
+                f"there is no {name}: torch sees {torch.cuda.device_count()} CUDA device(s)"
+            )
+        return dev
+    raise NnvizError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N")

@@ -1,0 +1,546 @@
+"""The training engine: one scenario, one model, stepped batch by batch.
+
+``Trainer.step()`` runs one batch; ``Trainer.run()`` is a generator over steps
+and epochs that honours a thread-safe :class:`Control` (play, pause, step N,
+stop), so the same loop serves the headless command and the app's QThread
+worker. Snapshots are captured through hooks only on the steps that ask for
+one, so unwatched training runs the plain torch loop.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+import torch
+from torch import nn
+
+from nnviz.core.datasets import Dataset
+from nnviz.core.devices import resolve_device
+from nnviz.core.errors import NnvizError
+from nnviz.core.models import MLPSpec, neuron_layers, param_count
+from nnviz.core.scenarios import Scenario
+from nnviz.core.snapshot import DecisionField, LayerSnapshot, Snapshot, frozen
+from nnviz.core.training_parts import LOSSES, make_loss, make_optimizer
+
+MAX_BATCH = 65_536
+FIELD_RES = 64
+EVAL_SHARE = 0.03  # evaluation's share of training time, when automatic
+EVAL_VAL_MAX = 1024  # validation samples per periodic evaluation
+EVAL_TRAIN_MAX = 512  # training samples per periodic evaluation
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything the user can change; frozen, replaced as a whole."""
+
+    optimizer: str
+    lr: float
+    batch_size: int | None  # None: the whole training set
+    loss: str
+    hidden: tuple[int, ...] | None = None  # layer-list scenarios only
+    activation: str | None = None  # hidden activation, layer-list scenarios only
+    seed: int = 0
+    device: str = "auto"
+    eval_every: int = 0  # steps between evaluations; 0: automatic, < 0: never
+
+    @classmethod
+    def for_scenario(cls, scenario: Scenario, **overrides) -> TrainConfig:
+        spec = scenario.spec
+        cfg = cls(
+            optimizer=scenario.optimizer,
+            lr=scenario.lr,
+            batch_size=scenario.batch_size,
+            loss=scenario.loss,
+            hidden=spec.hidden if spec else None,
+            activation=(spec.activations[0] if spec and len(spec.activations) > 1 else None),
+        )
+        return replace(cfg, **overrides)
+
+    def validate(self) -> None:
+        if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
+            raise NnvizError(f"the learning rate must be a positive number, got {self.lr!r}")
+        if self.batch_size is not None and not (1 <= self.batch_size <= MAX_BATCH):
+            raise NnvizError(
+                f"the batch size must be between 1 and {MAX_BATCH}, got {self.batch_size!r}"
+            )
+        if self.loss not in LOSSES:
+            raise NnvizError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise NnvizError(f"the seed must be a whole number ≥ 0, got {self.seed!r}")
+
+
+@dataclass(frozen=True)
+class EvalMetrics:
+    step: int
+    epoch: float
+    train_loss: float
+    train_accuracy: float | None
+    val_loss: float
+    val_accuracy: float | None
+
+
+@dataclass(frozen=True)
+class StepMetrics:
+    step: int  # steps done so far (1 after the first)
+    epoch: int  # epochs completed so far
+    loss: float  # this batch's loss
+    snapshot: Snapshot | None = None
+    eval: EvalMetrics | None = None
+
+
+class Control:
+    """Thread-safe play/pause/step/stop for :meth:`Trainer.run`."""
+
+    def __init__(self, playing: bool = True) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._playing = playing
+        self._budget = 0  # steps to run while paused
+        self._stop = False
+        if playing:
+            self._wake.set()
+
+    def play(self) -> None:
+        with self._lock:
+            self._playing, self._budget = True, 0
+            self._wake.set()
+
+    def pause(self) -> None:
+        with self._lock:
+            self._playing, self._budget = False, 0
+            self._wake.clear()
+
+    def step(self, n: int = 1) -> None:
+        with self._lock:
+            self._playing = False
+            self._budget += max(1, int(n))
+            self._wake.set()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stop = True
+            self._wake.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop
+
+    @property
+    def playing(self) -> bool:
+        return self._playing
+
+    def wait_turn(self, timeout: float = 0.1) -> bool:
+        """Block until a step may run; False if stopped."""
+        while True:
+            if self._stop:
+                return False
+            if self._playing:
+                return True
+            with self._lock:
+                if self._budget > 0:
+                    self._budget -= 1
+                    return True
+                self._wake.clear()
+            self._wake.wait(timeout)
+
+
+def _accuracy(out: torch.Tensor, y: torch.Tensor, binary: bool) -> float:
+    if binary:
+        return float(((out > 0.5) == (y > 0.5)).float().mean())
+    return float((out.argmax(dim=1) == y).float().mean())
+
+
+class Trainer:
+    """A scenario's model, data, loss and optimizer on one device."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        config: TrainConfig | None = None,
+        data_dir: str | Path | None = None,
+        dataset: Dataset | None = None,
+        model: nn.Module | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.config = config or TrainConfig.for_scenario(scenario)
+        self.config.validate()
+        self.device = resolve_device(self.config.device)
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+        if dataset is None:
+            if not scenario.trainable:
+                scenario.build_model()  # raises the "expression, not a model" error
+            torch.manual_seed(self.config.seed)
+            dataset = scenario.load_data(self.config.seed, self.data_dir)
+        self.dataset = dataset
+        self._user_model = model
+        self.dtype = scenario.dtype
+        self._to = dict(device=self.device, dtype=self.dtype)
+        self.x_train = torch.as_tensor(dataset.x_train, **self._to)
+        self.x_val = torch.as_tensor(dataset.x_val, **self._to)
+        self.binary = dataset.binary
+        ydt = self.dtype if self.binary or dataset.y_train.dtype.kind == "f" else torch.long
+        self.y_train = torch.as_tensor(dataset.y_train, device=self.device, dtype=ydt)
+        self.y_val = torch.as_tensor(dataset.y_val, device=self.device, dtype=ydt)
+        self.n_train = int(self.x_train.shape[0])
+        bs = self.config.batch_size or self.n_train
+        self.batch_size = min(bs, self.n_train)
+        self.steps_per_epoch = max(1, math.ceil(self.n_train / self.batch_size))
+        # Evaluation runs on subsets, at a cadence that keeps its cost near
+        # EVAL_SHARE of the training time (measured), unless fixed by config.
+        self.eval_every = self.config.eval_every if self.config.eval_every > 0 else 10
+        self._snap_request = threading.Event()
+        self._snap_row = 0
+        self.reset()
+
+    # --- set-up -------------------------------------------------------------------
+
+    @property
+    def spec(self) -> MLPSpec | None:
+        sc, cfg = self.scenario, self.config
+        if sc.spec is None or self._user_model is not None:
+            return None
+        if sc.editable and cfg.hidden is not None:
+            return sc.spec.with_hidden(cfg.hidden, cfg.activation)
+        return sc.spec
+
+    def reset(self) -> None:
+        """A fresh model and optimizer (same seed: the same start)."""
+        torch.manual_seed(self.config.seed)
+        if self._user_model is not None:
+            self.model = self._user_model
+        else:
+            self.model = self.scenario.build_model(self.spec)
+        self.model.to(**self._to)
+        self.model.train()
+        self.loss_fn = make_loss(self.config.loss)
+        self._check_loss_fits()
+        self.optimizer = make_optimizer(self.config.optimizer, self.model, self.config.lr)
+        self.layers = neuron_layers(self.model)
+        self.step_count = 0
+        self.epoch = 0
+        self._gen = torch.Generator().manual_seed(self.config.seed)
+        self._order: torch.Tensor | None = None
+        self._pos = 0
+        self.last_eval: EvalMetrics | None = None
+        self._eval_step, self._eval_time = 0, time.perf_counter()
+        self._batch = self._next_batch_indices()
+
+    def _check_loss_fits(self) -> None:
+        kind = LOSSES[self.config.loss].classification
+        if kind == "multiclass" and self.binary:
+            raise NnvizError(
+                "cross-entropy needs one output per class, but this model has one "
+                "probability output; use binary cross-entropy, MSE or L1"
+            )
+        if kind == "binary" and not self.binary:
+            raise NnvizError(
+                "binary cross-entropy needs one probability output, but this model "
+                "outputs class scores; use cross-entropy"
+            )
+        if not self.binary and self.y_train.dtype == torch.long and kind == "any":
+            raise NnvizError(
+                f"{LOSSES[self.config.loss].label} compares outputs with targets of the "
+                "same shape; for classes use cross-entropy"
+            )
+
+    @property
+    def param_count(self) -> int:
+        return param_count(self.model)
+
+    # --- batches --------------------------------------------------------------------
+
+    def _next_batch_indices(self) -> torch.Tensor | None:
+        if self.batch_size >= self.n_train:
+            return None  # full batch: the whole set, in order
+        if self._order is None or self._pos >= self.n_train:
+            self._order = torch.randperm(self.n_train, generator=self._gen)
+            self._pos = 0
+        idx = self._order[self._pos : self._pos + self.batch_size]
+        self._pos += self.batch_size
+        return idx
+
+    def _batch_tensors(self, idx: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        if idx is None:
+            return self.x_train, self.y_train
+        idx = idx.to(self.device)
+        return self.x_train[idx], self.y_train[idx]
+
+    def sample_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch the next step will train on."""
+        return self._batch_tensors(self._batch)
+
+    # --- stepping ---------------------------------------------------------------------
+
+    def request_snapshot(self, sample_row: int = 0) -> None:
+        """Ask for a snapshot of the next step (thread-safe)."""
+        self._snap_row = sample_row
+        self._snap_request.set()
+
+    def step(self, snapshot: bool = False) -> StepMetrics:
+        """Train on one batch."""
+        idx = self._batch
+        x, y = self._batch_tensors(idx)
+        want = snapshot or self._snap_request.is_set()
+        snap = None
+        if want:
+            self._snap_request.clear()
+            capture = _Capture(self.model, self.layers)
+            with capture:
+                out = self.model(x)
+                loss = self.loss_fn(out, y)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+            snap = self._make_snapshot(capture, x, y, out, loss, idx, self._snap_row)
+        else:
+            out = self.model(x)
+            loss = self.loss_fn(out, y)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+        self.optimizer.step()
+        self.step_count += 1
+        loss_value = loss.item()
+        if idx is None or self._pos >= self.n_train:
+            self.epoch += 1
+        self._batch = self._next_batch_indices()
+        ev = None
+        if self.config.eval_every >= 0 and self.step_count - self._eval_step >= self.eval_every:
+            ev = self._periodic_eval()
+        return StepMetrics(self.step_count, self.epoch, loss_value, snap, ev)
+
+    def _periodic_eval(self) -> EvalMetrics:
+        t0 = time.perf_counter()
+        steps = self.step_count - self._eval_step
+        per_step = (t0 - self._eval_time) / max(1, steps)
+        ev = self.evaluate(EVAL_TRAIN_MAX, EVAL_VAL_MAX)
+        t1 = time.perf_counter()
+        if self.config.eval_every == 0:
+            wanted = (t1 - t0) / (EVAL_SHARE * max(per_step, 1e-7))
+            self.eval_every = int(min(max(math.ceil(wanted), 10), 5000))
+        self._eval_step, self._eval_time = self.step_count, t1
+        return ev
+
+    def run(
+        self,
+        steps: int | None = None,
+        epochs: int | None = None,
+        control: Control | None = None,
+    ) -> Iterator[StepMetrics]:
+        """Yield one StepMetrics per training step until ``steps`` more steps or
+        ``epochs`` more epochs are done (forever if neither), or until stopped."""
+        target_step = self.step_count + steps if steps is not None else None
+        target_epoch = self.epoch + epochs if epochs is not None else None
+        while True:
+            if target_step is not None and self.step_count >= target_step:
+                return
+            if target_epoch is not None and self.epoch >= target_epoch:
+                return
+            if control is not None and not control.wait_turn():
+                return
+            yield self.step()
+
+    # --- evaluation ---------------------------------------------------------------------
+
+    @torch.no_grad()
+    def _loss_acc(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float | None]:
+        total, correct, n = 0.0, 0.0, int(x.shape[0])
+        chunk = 4096
+        reduction = getattr(self.loss_fn, "reduction", "sum")
+        for i in range(0, n, chunk):
+            out = self.model(x[i : i + chunk])
+            yy = y[i : i + chunk]
+            part = float(self.loss_fn(out, yy))
+            total += part * (out.shape[0] if reduction == "mean" else 1)
+            correct += _accuracy(out, yy, self.binary) * out.shape[0]
+        loss = total / n if reduction == "mean" else total
+        return loss, correct / n
+
+    def evaluate(self, max_train: int | None = None, max_val: int | None = None) -> EvalMetrics:
+        """Loss and accuracy on (the first ``max_*`` samples of) both sets."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            tl, ta = self._loss_acc(self.x_train[:max_train], self.y_train[:max_train])
+            vl, va = self._loss_acc(self.x_val[:max_val], self.y_val[:max_val])
+        finally:
+            self.model.train(was_training)
+        self.last_eval = EvalMetrics(
+            self.step_count, self.step_count / self.steps_per_epoch, tl, ta, vl, va
+        )
+        return self.last_eval
+
+    @torch.no_grad()
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        out = self.model(torch.as_tensor(x, **self._to))
+        if self.binary:
+            return (out > 0.5).long().reshape(-1).cpu().numpy()
+        return out.argmax(dim=1).cpu().numpy()
+
+    # --- snapshots --------------------------------------------------------------------------
+
+    def snapshot(self, sample_row: int = 0) -> Snapshot:
+        """A snapshot of one forward/backward on the next batch, with no update."""
+        x, y = self.sample_batch()
+        capture = _Capture(self.model, self.layers)
+        with capture:
+            out = self.model(x)
+            loss = self.loss_fn(out, y)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+        return self._make_snapshot(capture, x, y, out, loss, self._batch, sample_row)
+
+    def _make_snapshot(self, capture, x, y, out, loss, idx, row) -> Snapshot:
+        row = min(max(int(row), 0), int(x.shape[0]) - 1)
+        layers = []
+        for spec in self.layers:
+            rec = capture.records.get(spec.linear, {})
+            z = rec.get("z")
+            a = rec.get("a", z)
+            dz = rec.get("dz")
+            da = rec.get("da", dz)
+            if z is None:  # a layer the forward did not run
+                continue
+            z2, a2 = z.reshape(z.shape[0], -1), a.reshape(a.shape[0], -1)
+            lin = self.model.get_submodule(spec.linear)
+            w = lin.weight
+            b = lin.bias
+            layers.append(
+                LayerSnapshot(
+                    name=spec.linear,
+                    activation=spec.activation,
+                    z=frozen(z2[row]),
+                    a=frozen(a2[row]),
+                    dz=frozen(dz.reshape(dz.shape[0], -1)[row]) if dz is not None else None,
+                    da=frozen(da.reshape(da.shape[0], -1)[row]) if da is not None else None,
+                    weight=frozen(w),
+                    bias=frozen(b) if b is not None else None,
+                    weight_grad=frozen(w.grad) if w.grad is not None else None,
+                    bias_grad=frozen(b.grad) if b is not None and b.grad is not None else None,
+                    a_mean=frozen(a2.mean(0)),
+                    a_std=frozen(a2.std(0) if a2.shape[0] > 1 else torch.zeros_like(a2[0])),
+                    dz_abs_mean=frozen(dz.reshape(dz.shape[0], -1).abs().mean(0))
+                    if dz is not None
+                    else None,
+                    dead_fraction=float((a2 == 0).float().mean()) if spec.activation == "relu" else 0.0,
+                )
+            )
+        params = {n: frozen(p) for n, p in self.model.named_parameters()}
+        grads = {
+            n: frozen(p.grad) for n, p in self.model.named_parameters() if p.grad is not None
+        }
+        sample_index = int(idx[row]) if idx is not None else row
+        return Snapshot(
+            step=self.step_count,
+            epoch=self.epoch,
+            loss=float(loss.detach()),
+            sample_row=row,
+            sample_index=sample_index,
+            input=frozen(x[row].reshape(-1)),
+            input_shape=tuple(self.dataset.input_shape),
+            target=frozen(y[row].reshape(-1)),
+            output=frozen(out[row].reshape(-1)),
+            layers=tuple(layers),
+            params=MappingProxyType(params),
+            grads=MappingProxyType(grads),
+            field=self.decision_field() if self.scenario.two_d else None,
+        )
+
+    @torch.no_grad()
+    def decision_field(self, res: int = FIELD_RES) -> DecisionField:
+        """The model over a grid of the input plane (2-D scenarios)."""
+        pts = np.concatenate([self.dataset.x_train, self.dataset.x_val])
+        lo = np.floor(pts.min(0) * 10) / 10 - 0.1
+        hi = np.ceil(pts.max(0) * 10) / 10 + 0.1
+        xs = np.linspace(lo[0], hi[0], res)
+        ys = np.linspace(lo[1], hi[1], res)
+        gx, gy = np.meshgrid(xs, ys)  # row = y, column = x
+        grid = torch.as_tensor(np.stack([gx.ravel(), gy.ravel()], 1), **self._to)
+        capture = _Capture(self.model, self.layers, grads=False)
+        with capture:
+            out = self.model(grid)
+        hidden = []
+        for spec in self.layers[:-1]:
+            a = capture.records[spec.linear].get("a", capture.records[spec.linear]["z"])
+            hidden.append(frozen(a.T.reshape(-1, res, res)))
+        prob = out[:, 0] if self.binary else torch.softmax(out, 1)[:, -1]
+        return DecisionField(
+            (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])),
+            frozen(prob.reshape(res, res)),
+            tuple(hidden),
+        )
+
+
+class _Capture:
+    """Forward hooks on each Linear (z) and its activation (a), and tensor
+    hooks for dL/dz and dL/da; installed for one step, then removed."""
+
+    def __init__(self, model: nn.Module, layers, grads: bool = True) -> None:
+        self.model, self.layers, self.grads = model, layers, grads
+        self.records: dict[str, dict[str, torch.Tensor]] = {}
+        self._handles: list = []
+
+    def __enter__(self) -> _Capture:
+        for spec in self.layers:
+            rec = self.records.setdefault(spec.linear, {})
+            self._hook(spec.linear, rec, "z", "dz")
+            if spec.act is not None:
+                self._hook(spec.act, rec, "a", "da")
+        return self
+
+    def _hook(self, path: str, rec: dict, key: str, gkey: str) -> None:
+        module = self.model.get_submodule(path)
+
+        def fwd(_m, _inp, out, rec=rec, key=key, gkey=gkey):
+            rec[key] = out.detach()
+            if self.grads and out.requires_grad:
+
+                def grad_hook(g, rec=rec, gkey=gkey):
+                    rec[gkey] = g.detach()
+
+                out.register_hook(grad_hook)
+
+        self._handles.append(module.register_forward_hook(fwd))
+
+    def __exit__(self, *exc) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+
+
+@dataclass
+class RunSummary:
+    """What ``nnviz train`` reports."""
+
+    steps: int
+    epochs: int
+    final_loss: float
+    losses: list[float] = field(default_factory=list)
+    wall_s: float = 0.0
+
+
+def train_for(
+    trainer: Trainer,
+    steps: int | None = None,
+    epochs: int | None = None,
+    on_step=None,
+    record_every: int = 1,
+) -> RunSummary:
+    """Run to completion (the headless command's loop)."""
+    t0 = time.perf_counter()
+    losses: list[float] = []
+    last = math.nan
+    for m in trainer.run(steps=steps, epochs=epochs):
+        last = m.loss
+        if m.step % record_every == 0 or m.step == 1:
+            losses.append(m.loss)
+        if on_step is not None:
+            on_step(m)
+        if not math.isfinite(m.loss):
+            break
+    return RunSummary(trainer.step_count, trainer.epoch, last, losses, time.perf_counter() - t0)

@@ -1,0 +1,105 @@
+"""Colours, colour maps and presenter scaling shared by every view.
+
+Positive and negative values are orange and blue (a diverging map that
+survives the common colour-vision deficiencies); the neutral middle follows
+the background so that zero looks like "nothing".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Theme:
+    name: str
+    background: str
+    panel: str
+    foreground: str
+    muted: str
+    grid: str
+    accent: str  # selection and highlights
+    forward: str  # forward-pass glow
+    backward: str  # backward-pass glow (gradients)
+    train: str  # train curves
+    val: str  # validation curves
+    negative: str
+    neutral: str
+    positive: str
+    scale: float = 1.0  # presenter mode: fonts, markers and lines grow by this
+
+    def scaled(self, scale: float) -> Theme:
+        return replace(self, scale=scale)
+
+    def px(self, size: float) -> float:
+        """A size in pixels scaled for the current mode."""
+        return size * self.scale
+
+
+DARK = Theme(
+    name="dark",
+    background="#15171c",
+    panel="#1e2128",
+    foreground="#e6e6e6",
+    muted="#8a8f98",
+    grid="#3a3f4a",
+    accent="#ffd23f",
+    forward="#5ad1ff",
+    backward="#ff5ad7",
+    train="#f59b42",
+    val="#56b4e9",
+    negative="#3b82f6",
+    neutral="#2a2d35",
+    positive="#f28c28",
+)
+
+LIGHT = Theme(  # high contrast, for projectors
+    name="light",
+    background="#ffffff",
+    panel="#f2f2f2",
+    foreground="#000000",
+    muted="#555555",
+    grid="#bbbbbb",
+    accent="#d100a0",
+    forward="#0072b2",
+    backward="#cc0077",
+    train="#d55e00",
+    val="#0072b2",
+    negative="#1f5fbf",
+    neutral="#eeeeee",
+    positive="#e06000",
+)
+
+THEMES: dict[str, Theme] = {t.name: t for t in (DARK, LIGHT)}
+
+
+def get_theme(name: str) -> Theme:
+    try:
+        return THEMES[name]
+    except KeyError:
+        raise ValueError(f"unknown theme {name!r}; choose one of {', '.join(THEMES)}") from None
+
+
+def _rgb(hex_colour: str) -> np.ndarray:
+    h = hex_colour.lstrip("#")
+    return np.array([int(h[i : i + 2], 16) for i in (0, 2, 4)], dtype=np.float64)
+
+
+def diverging_lut(theme: Theme, n: int = 256) -> np.ndarray:
+    """(n, 4) uint8 lookup table: negative → neutral → positive."""
+    t = np.linspace(-1.0, 1.0, n)[:, None]
+    neg, mid, pos = _rgb(theme.negative), _rgb(theme.neutral), _rgb(theme.positive)
+    rgb = np.where(t < 0, mid + (neg - mid) * (-t), mid + (pos - mid) * t)
+    out = np.empty((n, 4), dtype=np.uint8)
+    out[:, :3] = np.clip(np.round(rgb), 0, 255)
+    out[:, 3] = 255
+    return out
+
+
+def lut_indices(values: np.ndarray, vmax: float, n: int = 256) -> np.ndarray:
+    """Map values in [-vmax, vmax] to LUT rows 0..n-1 (clipped)."""
+    vmax = float(vmax) if vmax and np.isfinite(vmax) and vmax > 0 else 1.0
+    v = np.nan_to_num(np.asarray(values, dtype=np.float64) / vmax, nan=0.0)
+    return np.clip(np.round((v + 1.0) * 0.5 * (n - 1)), 0, n - 1).astype(np.intp)
