@@ -1,0 +1,66 @@
+"""Every user action, with its shortcut and tooltip, in one place.
+
+The help overlay lists them from here, so a shortcut cannot exist without
+being documented.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QWidget
+
+#: name -> (text, shortcut(s), group, tooltip)
+ACTION_SPECS: dict[str, tuple[str, tuple[str, ...], str, str]] = {
+    "play": ("Play", ("Space",), "Training", "Play / pause training (Space)"),
+    "step": ("Step", ("Right",), "Training", "Train one batch and show it (→)"),
+    "step_epoch": ("Epoch", ("Shift+Right",), "Training", "Train one epoch (Shift+→)"),
+    "reset": ("Reset", ("R",), "Training", "A fresh model from the same seed (R)"),
+    "faster": ("Faster", ("]",), "Training", "Train faster (])"),
+    "slower": ("Slower", ("[",), "Training", "Train slower, down to a teaching pace ([)"),
+    "open": ("Scenario…", ("Ctrl+O",), "File", "Choose a built-in scenario (Ctrl+O)"),
+    "data": ("Data folder…", ("Ctrl+D",), "File", "Open a folder of MNIST or apparel files"),
+    "save_image": ("Save image…", ("Ctrl+S",), "File", "Save the window as PNG or SVG"),
+    "quit": ("Quit", ("Ctrl+Q",), "File", "Stop training and quit (Ctrl+Q)"),
+    "show_network": ("Network", ("Ctrl+1",), "View", "The network view (Ctrl+1)"),
+    "show_graph": ("Autograd graph", ("Ctrl+2",), "View", "The autograd graph and stepper"),
+    "log_scale": ("Log loss", ("L",), "View", "Log scale for the loss axis (L)"),
+    "weights": ("Weight heatmap", ("W",), "View", "Show the selected layer's weights (W)"),
+    "theme": ("Light theme", ("Ctrl+T",), "Lecture", "High-contrast light theme (Ctrl+T)"),
+    "presenter": ("Presenter", ("F11",), "Lecture", "Full screen, big fonts (F11)"),
+    "help": ("Shortcuts", ("?", "F1"), "Help", "Every shortcut (?)"),
+}
+
+
+@dataclass
+class Actions:
+    by_name: dict[str, QAction]
+
+    def __getattr__(self, name: str) -> QAction:
+        try:
+            return self.by_name[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def shortcut_table(self) -> list[tuple[str, str, str]]:
+        """(keys, description, group) for the help overlay."""
+        rows = []
+        for name, (_text, keys, group, tip) in ACTION_SPECS.items():
+            rows.append((" / ".join(keys), tip.split(" (")[0], group))
+        return rows
+
+
+def make_actions(parent: QWidget) -> Actions:
+    out: dict[str, QAction] = {}
+    for name, (text, keys, _group, tip) in ACTION_SPECS.items():
+        act = QAction(text, parent)
+        act.setShortcuts([QKeySequence(k) for k in keys])
+        act.setToolTip(tip)
+        act.setStatusTip(tip)
+        act.setObjectName(f"action_{name}")
+        parent.addAction(act)  # shortcuts work wherever the focus is
+        out[name] = act
+    for name in ("theme", "presenter", "log_scale"):
+        out[name].setCheckable(True)
+    return Actions(out)

@@ -1,0 +1,150 @@
+"""GUI-side state of one training session.
+
+Owns the worker thread, keeps only the newest snapshot, and runs the frame
+clock (about 30 Hz) that hands it to the views. Snapshots are asked for at
+most one at a time and at most once a frame, so watching costs training little.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+
+from nnviz.core.engine import TrainConfig
+from nnviz.core.scenarios import Scenario, get_scenario
+from nnviz.qt.pass_animator import PassAnimator
+from nnviz.qt.worker import MetricsChunk, ModelInfo, WorkerThread
+
+FRAME_MS = 33
+
+
+class Session(QObject):
+    frame = Signal()  # every frame, after the newest state was handed out
+    snapshotReady = Signal(object)  # the newest Snapshot, at most once a frame
+    metricsArrived = Signal(object)  # MetricsChunk
+    built = Signal(object)  # ModelInfo
+    playingChanged = Signal(bool)
+    errorRaised = Signal(str, str)
+    halted = Signal(str)
+    graphReady = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.scenario: Scenario | None = None
+        self.config: TrainConfig | None = None
+        self.data_dir: Path | None = None
+        self.info: ModelInfo | None = None
+        self.playing = False
+        self.step = 0
+        self.epoch = 0
+        self.last_loss = float("nan")
+        self.rate = 0.0
+        self.animator = PassAnimator()
+        self._newest = None
+        self._in_flight = False
+        self._threads = WorkerThread()
+        w = self._threads.worker
+        w.snapshot.connect(self._on_snapshot, Qt.QueuedConnection)
+        w.metrics.connect(self._on_metrics, Qt.QueuedConnection)
+        w.built.connect(self._on_built, Qt.QueuedConnection)
+        w.state.connect(self._on_state, Qt.QueuedConnection)
+        w.error.connect(self.errorRaised, Qt.QueuedConnection)
+        w.halted.connect(self.halted, Qt.QueuedConnection)
+        w.graph.connect(self.graphReady, Qt.QueuedConnection)
+        self._threads.start()
+        self.timer = QTimer(self)
+        self.timer.setTimerType(Qt.PreciseTimer)
+        self.timer.setInterval(FRAME_MS)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+
+    @property
+    def worker(self):
+        return self._threads.worker
+
+    # --- commands ----------------------------------------------------------------------
+
+    def open_scenario(
+        self, scenario_id: str, data_dir: Path | None = None, config: TrainConfig | None = None
+    ) -> None:
+        sc = get_scenario(scenario_id)
+        self.scenario = sc
+        self.data_dir = data_dir
+        self.config = config or TrainConfig.for_scenario(sc)
+        if sc.trainable:
+            self.worker.configure(sc, self.config, data_dir)
+
+    def apply_config(self, config: TrainConfig) -> None:
+        if self.scenario is not None and self.scenario.trainable:
+            self.config = config
+            self.worker.configure(self.scenario, config, self.data_dir)
+
+    def set_lr(self, lr: float) -> None:
+        self.worker.set_lr(lr)
+
+    def toggle(self) -> None:
+        self.pause() if self.playing else self.play()
+
+    def play(self) -> None:
+        self.worker.play()
+
+    def pause(self) -> None:
+        self.worker.pause()
+
+    def step_once(self) -> None:
+        self.animator.start()
+        self.worker.step(1)
+
+    def step_epoch(self) -> None:
+        self.worker.step_epoch()
+
+    def reset(self) -> None:
+        self.worker.reset()
+
+    def set_speed(self, seconds_per_step: float, animate: bool) -> None:
+        self.animator.configure(seconds_per_step, animate)
+        self.worker.set_delay(seconds_per_step, every_step_snapshot=animate)
+
+    def request_graph(self, scalar: bool = False) -> None:
+        self.worker.request_graph(scalar)
+
+    def shutdown(self) -> bool:
+        self.timer.stop()
+        return self._threads.shutdown()
+
+    # --- from the worker ------------------------------------------------------------------
+
+    def _on_snapshot(self, snap) -> None:
+        self._newest = snap
+        self._in_flight = False
+        if self.animator.enabled and self.playing:
+            self.animator.start()
+
+    def _on_metrics(self, chunk: MetricsChunk) -> None:
+        self.step, self.epoch, self.rate = chunk.step, chunk.epoch, chunk.rate
+        if len(chunk.losses):
+            self.last_loss = float(chunk.losses[-1])
+        self.metricsArrived.emit(chunk)
+
+    def _on_built(self, info: ModelInfo) -> None:
+        self.info = info
+        self.config = info.config
+        self.step, self.epoch, self.last_loss = 0, 0, float("nan")
+        self._in_flight = False
+        self.built.emit(info)
+
+    def _on_state(self, state: str) -> None:
+        playing = state == "playing"
+        if playing != self.playing:
+            self.playing = playing
+            self.playingChanged.emit(playing)
+
+    def _tick(self) -> None:
+        if self._newest is not None:
+            snap, self._newest = self._newest, None
+            self.snapshotReady.emit(snap)
+        if self.playing and not self._in_flight and not self.animator.enabled:
+            self._in_flight = True
+            self.worker.request_snapshot()
+        self.frame.emit()

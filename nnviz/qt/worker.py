@@ -1,0 +1,326 @@
+"""The training worker: drives a core Trainer in a QThread.
+
+It never touches a widget. It emits metrics (batched, a few times a second
+faster than the eye needs), snapshots (when the GUI asked for one) and
+errors; commands come back through a queue and thread-safe flags, so the GUI
+thread never blocks on training and training never waits for drawing.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from nnviz.core.engine import EvalMetrics, Trainer, TrainConfig
+from nnviz.core.errors import NnvizError
+from nnviz.core.scenarios import Scenario
+
+EMIT_INTERVAL_S = 0.05  # metrics batches at most 20 times a second
+FULL_SPEED = 0.0
+
+
+@dataclass(frozen=True)
+class MetricsChunk:
+    """Steps trained since the last chunk (numpy arrays, not lists)."""
+
+    steps: np.ndarray  # step index of each loss (0-based: the step that computed it)
+    losses: np.ndarray
+    evals: tuple[EvalMetrics, ...]
+    step: int
+    epoch: int
+    steps_per_epoch: int
+    rate: float  # steps per second over the chunk
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the GUI needs to know about a freshly built trainer."""
+
+    scenario: Scenario
+    config: TrainConfig
+    device: str
+    param_count: int
+    widths: tuple[int, ...]
+    steps_per_epoch: int
+    data_note: str
+    points: np.ndarray | None = None  # 2-D scenarios: all points (N, 2)
+    labels: np.ndarray | None = None
+    test_mask: np.ndarray | None = None
+    data_name: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+class TrainingWorker(QObject):
+    built = Signal(object)  # ModelInfo, after (re)building the trainer
+    metrics = Signal(object)  # MetricsChunk
+    snapshot = Signal(object)  # Snapshot
+    graph = Signal(object)  # AutogradTrace, on request
+    state = Signal(str)  # "playing" / "paused"
+    error = Signal(str, str)  # (message, details)
+    halted = Signal(str)  # training paused by itself: NaN/Inf loss, end reached
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._commands: queue.Queue = queue.Queue()
+        self._wake = threading.Event()
+        self._stop = False
+        self._playing = False
+        self._budget = 0  # steps to run while paused (Step, Step epoch)
+        self._delay = FULL_SPEED  # seconds per step; 0: full speed
+        self._snapshot_every_step = False
+        self.trainer: Trainer | None = None
+
+    # --- called from the GUI thread (thread-safe) ---------------------------------
+
+    def _send(self, *cmd) -> None:
+        self._commands.put(cmd)
+        self._wake.set()
+
+    def configure(self, scenario: Scenario, config: TrainConfig, data_dir=None) -> None:
+        self._send("configure", scenario, config, data_dir)
+
+    def play(self) -> None:
+        self._send("play")
+
+    def pause(self) -> None:
+        self._send("pause")
+
+    def step(self, n: int = 1) -> None:
+        self._send("step", n)
+
+    def step_epoch(self) -> None:
+        self._send("step_epoch")
+
+    def reset(self) -> None:
+        self._send("reset")
+
+    def set_delay(self, seconds_per_step: float, every_step_snapshot: bool) -> None:
+        self._delay = max(0.0, float(seconds_per_step))
+        self._snapshot_every_step = every_step_snapshot
+        self._wake.set()
+
+    def set_lr(self, lr: float) -> None:
+        """Change the learning rate without resetting the model."""
+        self._send("lr", lr)
+
+    def request_snapshot(self) -> None:
+        t = self.trainer
+        if t is not None:
+            t.request_snapshot()
+            if not self._playing and self._budget == 0:
+                self._send("snapshot")
+
+    def request_graph(self, scalar: bool = False) -> None:
+        self._send("graph", scalar)
+
+    def stop(self) -> None:
+        self._stop = True
+        self._wake.set()
+
+    # --- the loop (worker thread) ---------------------------------------------------
+
+    @Slot()
+    def run(self) -> None:
+        _lower_thread_priority()
+        steps: list[int] = []
+        losses: list[float] = []
+        evals: list[EvalMetrics] = []
+        last_emit = time.perf_counter()
+        chunk_start, chunk_steps = last_emit, 0
+        while not self._stop:
+            self._drain_commands(steps, losses, evals)
+            t = self.trainer
+            if self._stop:
+                break
+            if t is None or not (self._playing or self._budget > 0):
+                self._flush(steps, losses, evals, chunk_start, chunk_steps)
+                chunk_start, chunk_steps = time.perf_counter(), 0
+                self._wake.wait(0.1)
+                self._wake.clear()
+                continue
+            if self._budget > 0:
+                self._budget -= 1
+            try:
+                m = t.step(snapshot=self._snapshot_every_step)
+            except Exception as exc:  # a user model may raise anything
+                self._playing, self._budget = False, 0
+                self.state.emit("paused")
+                msg = str(exc) if isinstance(exc, NnvizError) else f"{type(exc).__name__}: {exc}"
+                self.error.emit(f"Training stopped at step {t.step_count + 1}: {msg}",
+                                traceback.format_exc())
+                continue
+            steps.append(m.step - 1)
+            losses.append(m.loss)
+            chunk_steps += 1
+            if m.eval is not None:
+                evals.append(m.eval)
+            if m.snapshot is not None:
+                self.snapshot.emit(m.snapshot)
+            if not math.isfinite(m.loss):
+                self._playing, self._budget = False, 0
+                self.state.emit("paused")
+                self.halted.emit(
+                    f"The loss became {m.loss} at step {m.step}: training paused. "
+                    "Lower the learning rate, or press Reset."
+                )
+            now = time.perf_counter()
+            if now - last_emit >= EMIT_INTERVAL_S or not self._playing:
+                self._flush(steps, losses, evals, chunk_start, chunk_steps)
+                last_emit, chunk_start, chunk_steps = now, now, 0
+                if not self._playing and self._budget == 0:
+                    self.state.emit("paused")
+            if self._delay > 0 and self._playing:
+                self._sleep(self._delay)
+        self._flush(steps, losses, evals, chunk_start, chunk_steps)
+        QThread.currentThread().quit()  # let the thread's event loop end at once
+
+    def _sleep(self, seconds: float) -> None:
+        end = time.perf_counter() + seconds
+        while not self._stop and self._commands.empty():
+            left = end - time.perf_counter()
+            if left <= 0:
+                return
+            self._wake.wait(min(left, 0.05))
+            self._wake.clear()
+
+    def _flush(self, steps, losses, evals, t0, n) -> None:
+        t = self.trainer
+        if not steps or t is None:
+            return
+        dt = time.perf_counter() - t0
+        self.metrics.emit(
+            MetricsChunk(
+                np.asarray(steps, dtype=np.int64),
+                np.asarray(losses, dtype=np.float64),
+                tuple(evals),
+                t.step_count,
+                t.epoch,
+                t.steps_per_epoch,
+                n / dt if dt > 0 else 0.0,
+            )
+        )
+        steps.clear()
+        losses.clear()
+        evals.clear()
+
+    def _drain_commands(self, steps, losses, evals) -> None:
+        while True:
+            try:
+                cmd, *args = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self._handle(cmd, args, steps, losses, evals)
+            except NnvizError as exc:
+                self.error.emit(str(exc), "")
+            except Exception as exc:
+                self.error.emit(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+
+    def _handle(self, cmd: str, args, steps, losses, evals) -> None:
+        if cmd == "configure":
+            scenario, config, data_dir = args
+            trainer = Trainer(scenario, config, data_dir=data_dir)  # may raise: keep the old one
+            steps.clear(), losses.clear(), evals.clear()
+            self.trainer = trainer
+            self._playing, self._budget = False, 0
+            self.state.emit("paused")
+            self.built.emit(_model_info(trainer))
+            self.snapshot.emit(trainer.snapshot())
+        elif self.trainer is None:
+            return
+        elif cmd == "play":
+            self._playing, self._budget = True, 0
+            self.state.emit("playing")
+        elif cmd == "pause":
+            self._playing, self._budget = False, 0
+            self.state.emit("paused")
+        elif cmd == "step":
+            self._playing = False
+            self._budget += int(args[0])
+            self.trainer.request_snapshot()
+            self.state.emit("paused")
+        elif cmd == "step_epoch":
+            self._playing = False
+            t = self.trainer
+            self._budget += t.steps_per_epoch - (t.step_count % t.steps_per_epoch)
+            self.state.emit("paused")
+        elif cmd == "reset":
+            self.trainer.reset()
+            steps.clear(), losses.clear(), evals.clear()
+            self._playing, self._budget = False, 0
+            self.state.emit("paused")
+            self.built.emit(_model_info(self.trainer))
+            self.snapshot.emit(self.trainer.snapshot())
+        elif cmd == "lr":
+            for group in self.trainer.optimizer.param_groups:
+                group["lr"] = float(args[0])
+            from dataclasses import replace
+
+            self.trainer.config = replace(self.trainer.config, lr=float(args[0]))
+        elif cmd == "snapshot":
+            self.snapshot.emit(self.trainer.snapshot())
+        elif cmd == "graph":
+            from nnviz.core.autograd_graph import capture_trainer_graph
+
+            self.graph.emit(capture_trainer_graph(self.trainer, scalar=bool(args[0])))
+
+
+def _model_info(t: Trainer) -> ModelInfo:
+    ds = t.dataset
+    points = labels = mask = None
+    if t.scenario.two_d:
+        points = np.concatenate([ds.x_train, ds.x_val]).astype(np.float64)
+        labels = np.concatenate([ds.y_train.reshape(-1), ds.y_val.reshape(-1)])
+        mask = np.r_[np.zeros(len(ds.x_train), bool), np.ones(len(ds.x_val), bool)]
+    widths = (int(np.prod(ds.input_shape)), *(layer.width for layer in t.layers))
+    return ModelInfo(
+        scenario=t.scenario,
+        config=t.config,
+        device=str(t.device),
+        param_count=t.param_count,
+        widths=widths,
+        steps_per_epoch=t.steps_per_epoch,
+        data_note=ds.note,
+        points=points,
+        labels=labels,
+        test_mask=mask,
+        data_name=ds.name,
+    )
+
+
+def _lower_thread_priority() -> None:
+    """Let the GUI thread win the CPU when it needs it (DESIGN.md §4)."""
+    try:
+        import os
+
+        if hasattr(os, "setpriority"):
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 5))
+    except (OSError, AttributeError):
+        pass
+
+
+class WorkerThread:
+    """Owns the QThread and the worker; joins on close."""
+
+    def __init__(self) -> None:
+        self.thread = QThread()
+        self.thread.setObjectName("nnviz-training")
+        self.worker = TrainingWorker()
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def shutdown(self, timeout_ms: int = 2000) -> bool:
+        self.worker.stop()
+        self.thread.quit()
+        return self.thread.wait(timeout_ms)
