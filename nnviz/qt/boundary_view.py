@@ -1,0 +1,194 @@
+"""The decision boundary of a 2-D scenario, as TensorFlow Playground shows it.
+
+The model's output over the input plane (``snap.field.output``, a
+probability) is a heatmap in the diverging colours around 0.5, with the 0.5
+contour drawn over it and the data points on top (test points ringed).
+Beside it, a small picture per hidden neuron shows what that neuron computes
+over the same plane (``snap.field.hidden``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from nnviz.core.snapshot import DecisionField, Snapshot
+from nnviz.qt.theme import DARK, Theme, diverging_lut, lut_indices
+
+THUMB_COLS = 8  # thumbnails per row (up to 16, in two rows, for wider layers)
+THUMB_MAX = 32  # neurons shown per layer (the first ones)
+
+
+class BoundaryView(QtWidgets.QWidget):
+    """Decision-boundary heatmap, data points and per-neuron thumbnails."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None, theme: Theme = DARK) -> None:
+        super().__init__(parent)
+        self.theme = theme
+        self.field: DecisionField | None = None
+        self._thumb_key: tuple | None = None
+        self._thumbs: list[dict] = []
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+
+        self.thumbs_view = pg.GraphicsView()
+        self.thumb_vb = pg.ViewBox(
+            lockAspect=True, invertY=True, enableMouse=False, enableMenu=False
+        )
+        self.thumbs_view.setCentralItem(self.thumb_vb)
+
+        self.glw = pg.GraphicsLayoutWidget()
+        self.plot = self.glw.addPlot()
+        self.plot.setAspectLocked(True)
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.setLabel("bottom", "x₁")
+        self.plot.setLabel("left", "x₂")
+        self.image = pg.ImageItem(np.zeros((2, 2, 4), np.uint8), axisOrder="row-major")
+        self.image.setZValue(-10)
+        self.plot.addItem(self.image)
+        self.contour = pg.IsocurveItem(level=0.5, axisOrder="row-major")
+        self.contour.setParentItem(self.image)
+        self.contour.setZValue(5)
+        self.train_points = pg.ScatterPlotItem(pxMode=True)
+        self.test_points = pg.ScatterPlotItem(pxMode=True)
+        self.plot.addItem(self.train_points)
+        self.plot.addItem(self.test_points)
+        lay.addWidget(self.glw, 3)
+        lay.addWidget(self.thumbs_view, 1)
+        self._points: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.set_theme(theme)
+
+    # --- public API -------------------------------------------------------------------
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.lut = diverging_lut(theme)
+        s = theme.scale
+        self.glw.setBackground(theme.background)
+        self.thumbs_view.setBackground(theme.background)
+        for name in ("left", "bottom"):
+            ax = self.plot.getAxis(name)
+            ax.setPen(theme.muted)
+            ax.setTextPen(theme.foreground)
+            f = QtGui.QFont()
+            f.setPointSizeF(10 * s)
+            ax.setTickFont(f)
+            ax.label.setFont(f)
+        self.plot.setLabel("bottom", "x₁", color=theme.foreground)
+        self.plot.setLabel("left", "x₂", color=theme.foreground)
+        self.contour.setPen(pg.mkPen(theme.foreground, width=2.0 * s))
+        # Two prebuilt brushes, one per class (never fresh brushes per frame).
+        self._class_brushes = np.array(
+            [pg.mkBrush(theme.negative), pg.mkBrush(theme.positive)], dtype=object
+        )
+        self.train_points.setPen(pg.mkPen(theme.background, width=1.2 * s))
+        self.test_points.setPen(pg.mkPen(theme.foreground, width=1.8 * s))
+        self._set_title()
+        if self._points is not None:
+            self.set_points(*self._points)
+        self._thumb_key = None
+        if self.field is not None:
+            self._show_field(self.field)
+
+    def set_points(self, x: np.ndarray, y: np.ndarray, test_mask: np.ndarray | None = None) -> None:
+        """The data: (N, 2) inputs, (N,) labels 0/1 (or probabilities), test rows masked."""
+        x = np.asarray(x, dtype=np.float64).reshape(-1, 2)
+        y = np.asarray(y).reshape(-1)
+        test = (
+            np.zeros(len(x), bool) if test_mask is None else np.asarray(test_mask, bool).reshape(-1)
+        )
+        self._points = (x, y, test)
+        cls = (y > 0.5).astype(np.intp)
+        s = self.theme.scale
+        for item, m, size in ((self.train_points, ~test, 8), (self.test_points, test, 9)):
+            item.setData(pos=x[m], size=size * s, brush=self._class_brushes[cls[m]], symbol="o")
+
+    def set_snapshot(self, snap: Snapshot) -> None:
+        if snap.field is not None:
+            self._show_field(snap.field)
+
+    # --- drawing ---------------------------------------------------------------------------
+
+    def _set_title(self) -> None:
+        t = self.theme
+        self.plot.setTitle(
+            f"<span style='color:{t.foreground}'>decision boundary</span>"
+            f"<span style='color:{t.muted}'>  P(class 1) "
+            f"<span style='color:{t.negative}'>0</span> … "
+            f"<span style='color:{t.positive}'>1</span>, line at 0.5; "
+            f"ringed: test points</span>",
+            size=f"{11 * t.scale:.0f}pt",
+        )
+
+    def _show_field(self, field: DecisionField) -> None:
+        self.field = field
+        out = np.asarray(field.output, dtype=np.float64)
+        rgba = self.lut[lut_indices(out - 0.5, 0.5)]
+        # soften the colours so that the data points stand out
+        bg = np.array(QtGui.QColor(self.theme.background).getRgb()[:3], dtype=np.float64)
+        rgba = rgba.astype(np.float64)
+        rgba[..., :3] = bg + (rgba[..., :3] - bg) * 0.62
+        self.image.setImage(rgba.astype(np.uint8), autoLevels=False)
+        x0, x1, y0, y1 = field.extent
+        res_y, res_x = out.shape
+        # pixel centres sit on the grid points, so the image spans half a cell more
+        dx = (x1 - x0) / max(res_x - 1, 1)
+        dy = (y1 - y0) / max(res_y - 1, 1)
+        rect = QtCore.QRectF(x0 - dx / 2, y0 - dy / 2, x1 - x0 + dx, y1 - y0 + dy)
+        if self.image.mapRectToParent(self.image.boundingRect()) != rect:
+            self.image.setRect(rect)
+            self.plot.setRange(rect, padding=0)
+        self.contour.setData(out, level=0.5)
+        self._show_thumbs(field)
+
+    def _show_thumbs(self, field: DecisionField) -> None:
+        layers = [np.asarray(h)[:THUMB_MAX] for h in field.hidden]
+        key = tuple(h.shape for h in layers)
+        if key != self._thumb_key:
+            self._build_thumbs(layers)
+            self._thumb_key = key
+        for h, item in zip(layers, self._thumbs):
+            vmax = float(np.percentile(np.abs(h), 99)) if h.size else 1.0
+            buf = item["rgba"]
+            res = h.shape[1]
+            idx = lut_indices(h, vmax)
+            for n in range(h.shape[0]):
+                r0, c0 = item["origin"][n]
+                buf[r0 : r0 + res, c0 : c0 + res] = self.lut[idx[n, ::-1]]
+            # rows flipped above: this view's y grows downwards, the plane's upwards
+            item["image"].setImage(buf, autoLevels=False)
+
+    def _build_thumbs(self, layers: list[np.ndarray]) -> None:
+        for item in self._thumbs:
+            self.thumb_vb.removeItem(item["image"])
+            self.thumb_vb.removeItem(item["label"])
+        self._thumbs = []
+        t = self.theme
+        y = 0.0
+        gap = 6  # grid pixels between thumbnails
+        res = 1
+        width = 0
+        for li, h in enumerate(layers):
+            n, res = h.shape[0], h.shape[1]
+            cols = min(n, max(THUMB_COLS, -(-n // 2)))
+            rows = max(1, -(-n // cols))
+            y += 0.45 * res  # room for the layer's name above its thumbnails
+            buf = np.zeros((rows * (res + gap), cols * (res + gap), 4), np.uint8)
+            origin = [((k // cols) * (res + gap), (k % cols) * (res + gap)) for k in range(n)]
+            img = pg.ImageItem(buf, axisOrder="row-major")
+            img.setRect(QtCore.QRectF(0, y, buf.shape[1], buf.shape[0]))
+            self.thumb_vb.addItem(img)
+            label = pg.TextItem(f"hidden {li + 1}", color=t.foreground, anchor=(0, 1))
+            f = QtGui.QFont()
+            f.setPointSizeF(10.0 * t.scale)
+            label.setFont(f)
+            label.setPos(0, y - 1)
+            self.thumb_vb.addItem(label)
+            self._thumbs.append({"image": img, "rgba": buf, "origin": origin, "label": label})
+            y += buf.shape[0]
+            width = max(width, buf.shape[1])
+        if self._thumbs:
+            self.thumb_vb.setRange(QtCore.QRectF(-gap, -gap, width + gap, y + gap), padding=0.02)

@@ -1,0 +1,284 @@
+"""The neuron inspector: a tooltip-like panel with one neuron's numbers.
+
+It shows what the network view knows about a neuron in the newest snapshot:
+its activation a, pre-activation z, bias, gradient dL/dz, its strongest
+incoming weights (with their contributions w·a) and a sparkline of its
+activation over the last snapshots the view was given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from nnviz.qt.theme import DARK, Theme, diverging_lut, lut_indices
+
+MAX_INCOMING = 8  # incoming weights listed
+
+
+@dataclass(frozen=True)
+class NeuronInfo:
+    """One neuron's numbers, as the inspector shows them.
+
+    ``layer`` counts drawn layers (0 is the input); ``incoming`` holds
+    ``(source index, w, w·a_source)`` rows sorted by |w| (strongest first).
+    """
+
+    layer: int
+    index: int
+    title: str  # e.g. "hidden 1 · neuron 17"
+    activation: str  # "input" for the input layer
+    a: float
+    z: float | None = None
+    bias: float | None = None
+    dz: float | None = None
+    fan_in: int = 0
+    incoming: tuple[tuple[int, float, float], ...] = ()
+    history: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    note: str = ""  # e.g. the pixel's row and column, or the class name
+    weight_image: np.ndarray | None = None  # incoming weights as the input picture (h, w)
+
+
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return "—"
+    if v == 0:
+        return "0"
+    av = abs(v)
+    if av >= 1e4 or av < 1e-3:
+        return f"{v:+.3e}"
+    return f"{v:+.4f}"
+
+
+class _Sparkline(QtWidgets.QWidget):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.values = np.zeros(0)
+        self.theme = DARK
+        self.setMinimumHeight(44)
+
+    def set_values(self, values: np.ndarray, theme: Theme) -> None:
+        self.values, self.theme = np.asarray(values, dtype=np.float64), theme
+        self.update()
+
+    def paintEvent(self, _ev) -> None:
+        p = QtGui.QPainter(self)
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        r = self.rect().adjusted(2, 4, -2, -4)
+        t = self.theme
+        p.setPen(QtGui.QPen(QtGui.QColor(t.grid), 1))
+        v = self.values[np.isfinite(self.values)] if self.values.size else self.values
+        if v.size < 2:
+            p.setPen(QtGui.QColor(t.muted))
+            p.drawText(r, QtCore.Qt.AlignmentFlag.AlignCenter, "history: one snapshot so far")
+            return
+        lo, hi = float(v.min()), float(v.max())
+        if hi - lo < 1e-12:
+            lo, hi = lo - 1, hi + 1
+        if lo < 0 < hi:  # the zero line
+            y0 = r.bottom() - (0 - lo) / (hi - lo) * r.height()
+            p.drawLine(QtCore.QPointF(r.left(), y0), QtCore.QPointF(r.right(), y0))
+        xs = r.left() + np.linspace(0, 1, v.size) * r.width()
+        ys = r.bottom() - (v - lo) / (hi - lo) * r.height()
+        path = QtGui.QPainterPath(QtCore.QPointF(xs[0], ys[0]))
+        for x, y in zip(xs[1:], ys[1:]):
+            path.lineTo(x, y)
+        p.setPen(QtGui.QPen(QtGui.QColor(t.accent), 1.6 * t.scale))
+        p.drawPath(path)
+        p.setPen(QtGui.QColor(t.muted))
+        f = p.font()
+        f.setPointSizeF(7.5 * t.scale)
+        p.setFont(f)
+        p.drawText(
+            r, QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignTop, f"{hi:.3g}"
+        )
+        p.drawText(
+            r, QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignBottom, f"{lo:.3g}"
+        )
+
+
+class _WeightBars(QtWidgets.QWidget):
+    """Horizontal bars of the strongest incoming weights, signed."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.rows: tuple[tuple[int, float, float], ...] = ()
+        self.theme = DARK
+        self.source = "a"
+
+    def set_rows(self, rows, theme: Theme, source: str) -> None:
+        self.rows, self.theme, self.source = tuple(rows), theme, source
+        fm = QtGui.QFontMetrics(self.font())
+        self.setFixedHeight(int(len(self.rows) * (fm.height() + 2) + 2))
+        self.update()
+
+    def paintEvent(self, _ev) -> None:
+        if not self.rows:
+            return
+        p = QtGui.QPainter(self)
+        t = self.theme
+        fm = QtGui.QFontMetrics(self.font())
+        h = fm.height() + 2
+        label_w = fm.horizontalAdvance(f"{self.source}[0000]  ")
+        num_w = fm.horizontalAdvance("+0.0000e+00 ")
+        bar_x = label_w
+        bar_w = max(20, self.width() - label_w - num_w)
+        wmax = max(abs(w) for _, w, _ in self.rows) or 1.0
+        for k, (src, w, _c) in enumerate(self.rows):
+            y = k * h
+            p.setPen(QtGui.QColor(t.muted))
+            p.drawText(
+                QtCore.QRectF(0, y, label_w, h),
+                QtCore.Qt.AlignmentFlag.AlignVCenter,
+                f"{self.source}[{src}]",
+            )
+            colour = QtGui.QColor(t.positive if w >= 0 else t.negative)
+            half = bar_w / 2
+            length = abs(w) / wmax * half
+            x0 = bar_x + half if w >= 0 else bar_x + half - length
+            p.fillRect(QtCore.QRectF(x0, y + 3, max(length, 1.0), h - 6), colour)
+            p.setPen(QtGui.QColor(t.grid))
+            p.drawLine(QtCore.QPointF(bar_x + half, y), QtCore.QPointF(bar_x + half, y + h))
+            p.setPen(QtGui.QColor(t.foreground))
+            p.drawText(
+                QtCore.QRectF(bar_x + bar_w + 4, y, num_w, h),
+                QtCore.Qt.AlignmentFlag.AlignVCenter,
+                _fmt(w),
+            )
+
+
+class NeuronInspector(QtWidgets.QFrame):
+    """A floating panel (a child of the view) showing one :class:`NeuronInfo`."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None, theme: Theme = DARK) -> None:
+        super().__init__(parent)
+        self.info: NeuronInfo | None = None
+        self.pinned = False
+        self.setObjectName("NeuronInspector")
+        self.setAttribute(QtCore.Qt.WidgetAttribute.WA_TransparentForMouseEvents, True)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(10, 8, 10, 8)
+        lay.setSpacing(4)
+        self.title = QtWidgets.QLabel()
+        self.values = QtWidgets.QLabel()
+        self.values.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.incoming_label = QtWidgets.QLabel()
+        self.bars = _WeightBars()
+        self.picture = QtWidgets.QLabel()
+        self.picture.setAlignment(QtCore.Qt.AlignmentFlag.AlignHCenter)
+        self.spark_label = QtWidgets.QLabel()
+        self.spark = _Sparkline()
+        for w in (
+            self.title,
+            self.values,
+            self.incoming_label,
+            self.picture,
+            self.bars,
+            self.spark_label,
+            self.spark,
+        ):
+            lay.addWidget(w)
+        self.setFixedWidth(300)
+        self.set_theme(theme)
+        self.hide()
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        fs = 9.5 * theme.scale
+        self.setStyleSheet(
+            f"#NeuronInspector {{ background: {theme.panel}; border: 1px solid {theme.grid};"
+            f" border-radius: 6px; }}"
+            f" QLabel {{ color: {theme.foreground}; font-size: {fs:.1f}pt; }}"
+        )
+        self.title.setStyleSheet(f"font-weight: bold; font-size: {fs * 1.1:.1f}pt;")
+        for w in (self.incoming_label, self.spark_label):
+            w.setStyleSheet(f"color: {theme.muted};")
+        f = self.bars.font()
+        f.setPointSizeF(8.5 * theme.scale)
+        self.bars.setFont(f)
+        self.setFixedWidth(int(300 * theme.scale))
+        if self.info is not None:
+            self.show_info(self.info)
+
+    def show_info(self, info: NeuronInfo) -> None:
+        self.info = info
+        t = self.theme
+        self.title.setText(info.title)
+        rows = [("a", info.a, "activation")]
+        if info.activation != "input":
+            rows += [
+                ("z", info.z, "pre-activation"),
+                ("bias b", info.bias, ""),
+                ("dL/dz", info.dz, ""),
+            ]
+        html = "<table cellspacing='0' cellpadding='1'>"
+        for name, v, hint in rows:
+            colour = t.foreground
+            if v is not None and name in ("a", "dL/dz") and v != 0:
+                colour = t.positive if v > 0 else t.negative
+            html += (
+                f"<tr><td style='color:{t.muted}; padding-right:10px'>{name}</td>"
+                f"<td style='color:{colour}; font-family:monospace'>{_fmt(v)}</td>"
+                f"<td style='color:{t.muted}; padding-left:8px'>{hint}</td></tr>"
+            )
+        html += "</table>"
+        if info.note:
+            html += f"<div style='color:{t.muted}'>{info.note}</div>"
+        self.values.setText(html)
+        if info.incoming:
+            more = (
+                f" (top {len(info.incoming)} of {info.fan_in})"
+                if info.fan_in > len(info.incoming)
+                else ""
+            )
+            self.incoming_label.setText(f"incoming weights w{more}")
+            self.incoming_label.show()
+            self.bars.set_rows(info.incoming, t, "x" if info.layer == 1 else "a")
+            self.bars.show()
+        else:
+            self.incoming_label.hide()
+            self.bars.hide()
+        if info.weight_image is not None:
+            self.picture.setPixmap(self._weight_pixmap(info.weight_image))
+            self.picture.setToolTip("incoming weights laid out as the input picture")
+            self.picture.show()
+        else:
+            self.picture.hide()
+        n = int(info.history.size)
+        self.spark_label.setText(f"a over the last {n} snapshot{'s' if n != 1 else ''}")
+        self.spark.set_values(info.history, t)
+        self.adjustSize()
+
+    def _weight_pixmap(self, w: np.ndarray) -> QtGui.QPixmap:
+        """The weights as a picture (what this neuron looks for in the input)."""
+        w = np.asarray(w, dtype=np.float64)
+        vmax = float(np.max(np.abs(w))) if w.size else 1.0
+        rgba = np.ascontiguousarray(diverging_lut(self.theme)[lut_indices(w, vmax)])
+        h, wd = rgba.shape[:2]
+        img = QtGui.QImage(rgba.data, wd, h, 4 * wd, QtGui.QImage.Format.Format_RGBA8888).copy()
+        side = int(112 * self.theme.scale)
+        return QtGui.QPixmap.fromImage(img).scaled(
+            side,
+            side,
+            QtCore.Qt.AspectRatioMode.KeepAspectRatio,
+            QtCore.Qt.TransformationMode.FastTransformation,
+        )
+
+    def place_near(self, pos: QtCore.QPoint, bounds: QtCore.QRect | None = None) -> None:
+        """Move beside a point of the parent, kept inside ``bounds`` (default: the parent)."""
+        parent = self.parentWidget()
+        if parent is None:
+            self.move(pos)
+            return
+        area = bounds if bounds is not None else parent.rect()
+        self.adjustSize()
+        gap = 18
+        x, y = pos.x() + gap, pos.y() + gap
+        if x + self.width() > area.right():
+            x = pos.x() - self.width() - gap
+        if y + self.height() > area.bottom():
+            y = area.bottom() - self.height() - 4
+        self.move(max(area.left() + 4, x), max(area.top() + 4, y))
+        self.raise_()
