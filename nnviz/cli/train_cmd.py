@@ -8,6 +8,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import torch
+
 from nnviz.cli.common import (
     Progress,
     layer_sizes,
@@ -17,7 +19,7 @@ from nnviz.cli.common import (
     print_json,
 )
 from nnviz.core.activations import ACTIVATIONS
-from nnviz.core.engine import Trainer, TrainConfig, train_for
+from nnviz.core.engine import TrainConfig, Trainer, train_for
 from nnviz.core.errors import NnvizError
 from nnviz.core.scenarios import get_scenario
 from nnviz.core.training_parts import LOSSES, OPTIMIZERS
@@ -60,7 +62,9 @@ def config_from_args(scenario, args: argparse.Namespace) -> TrainConfig:
     }
     changes = {k: v for k, v in changes.items() if v is not None}
     if ("hidden" in changes or "activation" in changes) and not scenario.editable:
-        raise NnvizError(f"{scenario.id} has a fixed architecture; --hidden/--activation don't apply")
+        raise NnvizError(
+            f"{scenario.id} has a fixed architecture; --hidden/--activation don't apply"
+        )
     return replace(cfg, **changes)
 
 
@@ -72,24 +76,41 @@ def run(args: argparse.Namespace) -> int:
             f"`nnviz graph {sc.id}` shows its values and gradients"
         )
     if args.data is not None and not args.data.is_dir():
-        raise NnvizError(f"the data folder {str(args.data)!r} does not exist")
+        what = "is a file, not a folder" if args.data.exists() else "does not exist"
+        raise NnvizError(
+            f"the data folder {str(args.data)!r} {what}; pass a folder with MNIST IDX files "
+            "or a train.csv (id,label) and its <id>.png images"
+        )
     trainer = Trainer(sc, config_from_args(sc, args), data_dir=args.data)
-    if trainer.dataset.note:
-        print(f"nnviz: {trainer.dataset.note}", file=sys.stderr)
+    ds = trainer.dataset
+    if args.predictions is not None and (ds.x_test is None or ds.test_ids is None):
+        raise NnvizError(
+            "this data has no test images to predict; --predictions needs a test.csv "
+            "(id) with its images, or t10k IDX files, beside the training data"
+        )
+    interactive = sys.stderr.isatty()
+    if ds.note and interactive:  # else it goes into the result, so errors stay one line
+        print(f"nnviz: {ds.note}", file=sys.stderr)
     steps, epochs = args.steps, args.epochs
     if steps is None and epochs is None:
         steps, epochs = sc.steps, sc.epochs
     total = steps if steps is not None else epochs * trainer.steps_per_epoch
     every = max(1, total // LOG_POINTS)
     history: dict[int, float] = {}
-    bar = Progress(total, sc.id)
+    bar = Progress(total, sc.id, enabled=interactive)
 
     def on_step(m) -> None:
         if (m.step - 1) % every == 0:
             history[m.step - 1] = m.loss  # the loss computed at step index m.step-1
         bar.update(m.step, f"step {m.step}/{total} loss {m.loss:.4g}")
 
-    summary = train_for(trainer, steps=steps, epochs=epochs, on_step=on_step)
+    try:
+        summary = train_for(trainer, steps=steps, epochs=epochs, on_step=on_step)
+    except torch.cuda.OutOfMemoryError:
+        bar.close()
+        raise NnvizError(
+            f"{trainer.device} ran out of memory; try a smaller --batch-size or --device cpu"
+        ) from None
     bar.update(trainer.step_count, f"loss {summary.final_loss:.4g}", force=True)
     bar.close()
     if not math.isfinite(summary.final_loss):
@@ -121,8 +142,6 @@ def run(args: argparse.Namespace) -> int:
             n: p.detach().cpu().double().numpy() for n, p in trainer.model.named_parameters()
         }
     if trainer.n_train <= 16:
-        import torch
-
         with torch.no_grad():
             result["outputs"] = trainer.model(trainer.x_train).cpu().double().numpy()
     preds_path = _write_predictions(trainer, args.predictions)
@@ -133,13 +152,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         acc = ev.val_accuracy
         print(
-            f"{sc.id}: {trainer.step_count} steps, {trainer.epoch} epochs on {trainer.device}, "
+            f"{sc.id}: {_count(trainer.step_count, 'step')}, {_count(trainer.epoch, 'epoch')} "
+            f"on {trainer.device}, "
             f"final loss {summary.final_loss:.4g}"
             + (f", validation accuracy {acc:.1%}" if acc is not None else "")
             + f" ({summary.wall_s:.1f} s)"
         )
         if preds_path is not None:
             print(f"predictions written to {preds_path}")
+        if ds.note and not interactive:
+            print(f"data: {ds.note}")
     return 0
 
 
@@ -162,3 +184,7 @@ def _write_predictions(trainer: Trainer, path: Path | None) -> Path | None:
     labels = trainer.predict(ds.x_test)
     write_predictions_csv(path, ds.test_ids, labels)
     return path
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"

@@ -33,7 +33,9 @@ def list_devices() -> list[DeviceChoice]:
         out.append(DeviceChoice("cuda", "CUDA", False, reason))
     else:
         for i in range(torch.cuda.device_count()):
-            out.append(DeviceChoice(f"cuda:{i}", f"CUDA {i}: {torch.cuda.get_device_name(i)}", True))
+            out.append(
+                DeviceChoice(f"cuda:{i}", f"CUDA {i}: {torch.cuda.get_device_name(i)}", True)
+            )
     return out
 
 
@@ -57,3 +59,29 @@ def resolve_device(name: str | None) -> torch.device:
             )
         return dev
     raise NnvizError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N")
+
+
+def lower_thread_priority(niceness: int = 10) -> bool:
+    """Make the calling thread yield the CPU to the rest of the process.
+
+    Meant for the training thread: on a 2-core machine the GUI thread then
+    wins when it needs a core, and training still gets every idle cycle
+    (DESIGN.md, "Sharing 2 cores"). On Linux ``setpriority`` on a thread id
+    applies to that thread alone; torch's own intra-op threads are started
+    by the first op run on the thread, and inherit its niceness when they
+    start after this call. Raising niceness needs no privileges; lowering it
+    back does, so this is one-way. Returns False where not supported.
+    """
+    import os
+    import sys
+    import threading
+
+    if not sys.platform.startswith("linux") or not hasattr(os, "setpriority"):
+        return False
+    try:
+        tid = threading.get_native_id()
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, max(current, min(19, current + int(niceness))))
+    except OSError:
+        return False
+    return True

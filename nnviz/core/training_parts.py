@@ -74,9 +74,7 @@ OPTIMIZER_LABELS = {
 
 
 def has_sparse_gradients(model: nn.Module) -> bool:
-    return any(
-        isinstance(m, nn.Embedding | nn.EmbeddingBag) and m.sparse for m in model.modules()
-    )
+    return any(isinstance(m, nn.Embedding | nn.EmbeddingBag) and m.sparse for m in model.modules())
 
 
 def make_optimizer(name: str, model: nn.Module, lr: float) -> torch.optim.Optimizer:

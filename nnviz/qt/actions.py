@@ -46,7 +46,7 @@ class Actions:
     def shortcut_table(self) -> list[tuple[str, str, str]]:
         """(keys, description, group) for the help overlay."""
         rows = []
-        for name, (_text, keys, group, tip) in ACTION_SPECS.items():
+        for _text, keys, group, tip in ACTION_SPECS.values():
             rows.append((" / ".join(keys), tip.split(" (")[0], group))
         return rows
 

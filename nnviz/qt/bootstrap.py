@@ -82,11 +82,14 @@ def run_app(args: argparse.Namespace) -> int:
     data = Path(args.data) if getattr(args, "data", None) else None
     if data is not None and not data.is_dir():
         raise NnvizError(f"the data folder {str(data)!r} does not exist")
-    win = MainWindow(args.scenario or DEFAULT_SCENARIO, data, theme=theme)
+    from nnviz.core.devices import resolve_device
+
+    device = str(resolve_device(args.device))  # CUDA absent: one clear line, no window
+    device = "cuda:0" if device == "cuda" else device  # the device menu names each GPU
+    overrides = {"seed": args.seed, "device": device}
+    win = MainWindow(args.scenario or DEFAULT_SCENARIO, data, theme=theme, overrides=overrides)
     if args.theme == "light":
         win.actions_.theme.setChecked(True)
-    if args.device and args.device != "auto":
-        win.controls.select_device(args.device)
     win.show()
     if args.presenter:
         win.actions_.presenter.setChecked(True)

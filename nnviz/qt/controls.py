@@ -46,7 +46,7 @@ DEFAULT_SPEED = len(SPEEDS) - 1
 
 
 def parse_hidden(text: str) -> tuple[int, ...] | None:
-    """"8, 8" → (8, 8); "" → () (no hidden layer); None when malformed."""
+    """ "8, 8" → (8, 8); "" → () (no hidden layer); None when malformed."""
     text = text.strip()
     if not text:
         return ()

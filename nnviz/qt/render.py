@@ -63,7 +63,7 @@ def render_scenario(
     data_dir: Path | None = None,
     seed: int = 0,
 ) -> Path:
-    from nnviz.core.engine import Trainer, TrainConfig
+    from nnviz.core.engine import TrainConfig, Trainer
     from nnviz.core.scenarios import get_scenario
     from nnviz.qt.bootstrap import make_app
     from nnviz.qt.theme import apply_theme, get_theme

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtGui, QtWidgets
 
 
 @dataclass(frozen=True)
@@ -103,3 +105,87 @@ def lut_indices(values: np.ndarray, vmax: float, n: int = 256) -> np.ndarray:
     vmax = float(vmax) if vmax and np.isfinite(vmax) and vmax > 0 else 1.0
     v = np.nan_to_num(np.asarray(values, dtype=np.float64) / vmax, nan=0.0)
     return np.clip(np.round((v + 1.0) * 0.5 * (n - 1)), 0, n - 1).astype(np.intp)
+
+
+def qcolor(hex_colour: str, alpha: int = 255) -> QtGui.QColor:
+    """A theme colour as a QColor, optionally see-through (alpha 0..255)."""
+    c = QtGui.QColor(hex_colour)
+    c.setAlpha(int(alpha))
+    return c
+
+
+def brush_palette(theme: Theme, n: int = 256, lut: np.ndarray | None = None) -> np.ndarray:
+    """One prebuilt QBrush per LUT row (``diverging_lut(theme, n)`` unless ``lut`` is given).
+
+    Returned as a 1-D object array so a frame colours points with
+    ``item.setBrush(palette[lut_indices(values, vmax)])``: the same brush
+    objects every frame, never fresh per-point QBrushes (those crashed
+    PySide6 6.12 with pyqtgraph 0.14, see DESIGN.md section 4).
+    """
+    rows = diverging_lut(theme, n) if lut is None else np.asarray(lut)
+    pal = np.empty(len(rows), dtype=object)
+    for i, row in enumerate(rows):
+        r, g, b = (int(v) for v in row[:3])
+        a = int(row[3]) if len(row) > 3 else 255
+        pal[i] = QtGui.QBrush(QtGui.QColor(r, g, b, a))
+    return pal
+
+
+_BASE_FONT_PT = "nnvizBaseFontPt"  # the app font size before any presenter scaling
+
+
+def font_pt(theme: Theme, size: float) -> float:
+    """A point size scaled for presenter mode."""
+    return size * theme.scale
+
+
+def apply_theme(app: QtWidgets.QApplication, theme: Theme) -> None:
+    """Colour every Qt widget and new pyqtgraph plot, and scale the app font.
+
+    Safe to call again (switching theme or presenter mode): the font is always
+    scaled from the size the app had before the first call.
+    """
+    P = QtGui.QPalette
+    pal = P()
+    bg, panel, fg, muted = (
+        qcolor(c) for c in (theme.background, theme.panel, theme.foreground, theme.muted)
+    )
+    accent = qcolor(theme.accent)
+    on_accent = qcolor("#000000" if accent.lightness() > 140 else "#ffffff")
+    for role, colour in (
+        (P.Window, panel),
+        (P.WindowText, fg),
+        (P.Base, bg),
+        (P.AlternateBase, panel),
+        (P.Text, fg),
+        (P.Button, panel),
+        (P.ButtonText, fg),
+        (P.BrightText, accent),
+        (P.ToolTipBase, panel),
+        (P.ToolTipText, fg),
+        (P.PlaceholderText, muted),
+        (P.Highlight, accent),
+        (P.HighlightedText, on_accent),
+        (P.Link, qcolor(theme.forward)),
+        (P.Mid, qcolor(theme.grid)),
+        (P.Midlight, qcolor(theme.grid)),
+        (P.Dark, bg),
+        (P.Shadow, bg),
+        (P.Light, qcolor(theme.grid)),
+    ):
+        pal.setColor(role, colour)
+    for role in (P.WindowText, P.Text, P.ButtonText):
+        pal.setColor(P.Disabled, role, muted)
+    app.setPalette(pal)
+    QtWidgets.QToolTip.setPalette(pal)
+
+    base = app.property(_BASE_FONT_PT)
+    if base is None:
+        base = app.font().pointSizeF()
+        base = base if base > 0 else 10.0
+        app.setProperty(_BASE_FONT_PT, base)
+    font = app.font()
+    font.setPointSizeF(float(base) * theme.scale)
+    app.setFont(font)
+
+    pg.setConfigOptions(background=theme.background, foreground=theme.foreground, antialias=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from nnviz.core.engine import EvalMetrics, Trainer, TrainConfig
+from nnviz.core.engine import EvalMetrics, TrainConfig, Trainer
 from nnviz.core.errors import NnvizError
 from nnviz.core.scenarios import Scenario
 
@@ -153,8 +153,9 @@ class TrainingWorker(QObject):
                 self._playing, self._budget = False, 0
                 self.state.emit("paused")
                 msg = str(exc) if isinstance(exc, NnvizError) else f"{type(exc).__name__}: {exc}"
-                self.error.emit(f"Training stopped at step {t.step_count + 1}: {msg}",
-                                traceback.format_exc())
+                self.error.emit(
+                    f"Training stopped at step {t.step_count + 1}: {msg}", traceback.format_exc()
+                )
                 continue
             steps.append(m.step - 1)
             losses.append(m.loss)

@@ -1,0 +1,591 @@
+"""Live loss and accuracy curves (pyqtgraph).
+
+Two plots share one x axis (steps or epochs): the loss on top (the train loss
+every step, smoothed, with the raw curve faint behind it, and the validation
+loss at each evaluation), the accuracy below (shown once an accuracy arrives).
+
+Appending only stores numbers in growable numpy buffers; the curves are
+redrawn by ``refresh()``, which the GUI's frame timer calls (about 30 Hz), and
+then only when something changed. Long runs stay fast: the smoothed curve is
+extended incrementally, and the items clip to the view and downsample to a few
+points per pixel. A NaN or Inf loss is counted and left out of the curve.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from nnviz.core.smoothing import DebiasedEma
+from nnviz.qt.theme import DARK, Theme, qcolor
+
+DEFAULT_SMOOTHING = 0.9  # per-step losses are noisy; TensorBoard's 0.6 leaves them ragged
+SLIDER_STEPS = 1000  # the slider's value / 1000 is the smoothing weight (0 .. 0.999)
+X_MODES = ("steps", "epochs")
+
+
+class _Buffer:
+    """A float64 array that grows by doubling; ``view`` is the filled part."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._a = np.empty(capacity, dtype=np.float64)
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def view(self) -> np.ndarray:
+        return self._a[: self._n]
+
+    def append(self, values) -> None:
+        v = np.asarray(values, dtype=np.float64).reshape(-1)
+        need = self._n + v.size
+        if need > self._a.size:
+            grown = np.empty(max(need, 2 * self._a.size), dtype=np.float64)
+            grown[: self._n] = self._a[: self._n]
+            self._a = grown
+        self._a[self._n : need] = v
+        self._n = need
+
+    def truncate(self, n: int) -> None:
+        self._n = min(self._n, max(0, n))
+
+    def clear(self) -> None:
+        self._n = 0
+
+
+class _LossAxis(pg.AxisItem):
+    """A y axis whose log mode labels only 1, 2 and 5 of each decade (or only
+    the decades when many are shown), so projector-sized labels never collide."""
+
+    def logTickStrings(self, values, scale, spacing):
+        lo, hi = sorted(self.range)
+        keep = (1, 2, 5) if hi - lo <= 2.5 else (1,)
+        out = []
+        for v in values:
+            v = float(v)
+            mant = 10 ** (v - math.floor(v + 1e-9))
+            out.append(
+                f"{10**v * scale:g}"
+                if round(mant) in keep and abs(mant - round(mant)) < 1e-6
+                else ""
+            )
+        return out
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}" if math.isfinite(v) else "–"
+
+
+class LossView(QtWidgets.QWidget):
+    """Train/validation loss and accuracy against steps or epochs."""
+
+    logScaleChanged = QtCore.Signal(bool)
+    xAxisChanged = QtCore.Signal(str)
+    smoothingChanged = QtCore.Signal(float)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None, theme: Theme = DARK) -> None:
+        super().__init__(parent)
+        self.theme = theme
+        self.steps_per_epoch = 1
+        self.x_mode = "steps"
+        self.log_scale = False
+        self.smoothing = DEFAULT_SMOOTHING
+        self.marker_step: float | None = None
+        self.nonfinite_count = 0
+        # train loss, finite values only (a NaN/Inf is counted, not stored)
+        self._t_step, self._t_epoch = _Buffer(), _Buffer()
+        self._t_loss, self._t_smooth = _Buffer(), _Buffer()
+        self._ema = DebiasedEma(self.smoothing)
+        # evaluations (accuracy NaN where there is none)
+        self._e_step, self._e_epoch = _Buffer(64), _Buffer(64)
+        self._e_loss, self._e_vacc, self._e_tacc = _Buffer(64), _Buffer(64), _Buffer(64)
+        self._dirty = True
+        self._build()
+        self.set_theme(theme)
+
+    # --- layout ----------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.setSpacing(2)
+
+        bar = QtWidgets.QHBoxLayout()
+        bar.setSpacing(8)
+        self.x_combo = QtWidgets.QComboBox()
+        self.x_combo.addItems(["x: steps", "x: epochs"])
+        self.x_combo.setToolTip("Plot against training steps or epochs")
+        self.x_combo.currentIndexChanged.connect(lambda i: self.set_x_axis(X_MODES[i]))
+        self.log_check = QtWidgets.QCheckBox("log loss")
+        self.log_check.setToolTip("Logarithmic loss axis (L)")
+        self.log_check.toggled.connect(self._log_toggled)
+        self.smooth_label = QtWidgets.QLabel()
+        self.smooth_slider = QtWidgets.QSlider(QtCore.Qt.Horizontal)
+        self.smooth_slider.setRange(0, SLIDER_STEPS - 1)
+        self.smooth_slider.setValue(round(self.smoothing * SLIDER_STEPS))
+        self.smooth_slider.setMaximumWidth(220)
+        self.smooth_slider.setToolTip(
+            "Smoothing: a debiased exponential moving average of the train loss;\n"
+            "the raw loss stays faint behind it. 0 = raw."
+        )
+        self.smooth_slider.valueChanged.connect(
+            lambda v: self.set_smoothing(v / SLIDER_STEPS, from_slider=True)
+        )
+        self.note = QtWidgets.QLabel()  # NaN/Inf count
+        for w in (self.x_combo, self.log_check, self.smooth_label, self.smooth_slider):
+            bar.addWidget(w)
+        bar.addSpacing(12)
+        bar.addWidget(self.note)
+        bar.addStretch(1)
+        lay.addLayout(bar)
+
+        self.loss_plot = pg.PlotWidget(axisItems={"left": _LossAxis("left")})
+        self.acc_plot = pg.PlotWidget()
+        for pw in (self.loss_plot, self.acc_plot):
+            pi = pw.getPlotItem()
+            pi.hideButtons()
+            pi.setMenuEnabled(False)
+            pi.showGrid(x=True, y=True, alpha=0.25)
+            pi.getViewBox().setMouseEnabled(x=True, y=False)
+            # long runs: draw only what is in view, at a few points per pixel (the
+            # PlotItem hands these to every curve it holds; per-item settings are
+            # overwritten when an item is added)
+            pi.setClipToView(True)
+            pi.setDownsampling(auto=True, mode="peak")
+        self.acc_plot.setXLink(self.loss_plot)
+        for pw in (self.loss_plot, self.acc_plot):
+            pw.getPlotItem().getAxis("left").enableAutoSIPrefix(False)  # no "loss (x0.001)"
+        # accuracy autoranges inside 0..100 % but never zooms to a sliver of a percent
+        self.acc_plot.getPlotItem().getViewBox().setLimits(yMin=-2, yMax=102, minYRange=10)
+        self.loss_plot.setMinimumHeight(80)
+        self.acc_plot.setMinimumHeight(60)
+        lay.addWidget(self.loss_plot, 3)
+        lay.addWidget(self.acc_plot, 2)
+        self.acc_plot.hide()
+
+        lp, ap = self.loss_plot.getPlotItem(), self.acc_plot.getPlotItem()
+        self.legend = lp.addLegend(offset=(-8, 8))
+        self.train_raw = pg.PlotDataItem()
+        self.train_smooth = pg.PlotDataItem(name="train")
+        self.val_loss = pg.PlotDataItem(name="validation")
+        self.train_acc = pg.PlotDataItem()
+        self.val_acc = pg.PlotDataItem()
+        lp.addItem(self.train_raw)
+        lp.addItem(self.train_smooth)
+        lp.addItem(self.val_loss)
+        ap.addItem(self.train_acc)
+        ap.addItem(self.val_acc)
+        # the raw curve is drawn, but the legend names only the smoothed one
+        self.train_raw.setZValue(-1)
+
+        self.markers = [pg.InfiniteLine(angle=90, movable=False) for _ in range(2)]
+        for plot, m in zip((lp, ap), self.markers):
+            m.setZValue(10)
+            m.hide()
+            plot.addItem(m, ignoreBounds=True)
+
+        self._hover = {}
+        for pw in (self.loss_plot, self.acc_plot):
+            dots = pg.PlotDataItem(pen=None, symbol="o")
+            text = pg.TextItem(anchor=(0, 1))
+            for it in (dots, text):
+                it.setZValue(20)
+                it.hide()
+                pw.getPlotItem().addItem(it, ignoreBounds=True)
+            self._hover[pw] = (dots, text)
+        self._proxies = [
+            pg.SignalProxy(pw.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse_moved)
+            for pw in (self.loss_plot, self.acc_plot)
+        ]
+        self._update_axes()
+        self._update_smooth_label()
+
+    # --- data in ----------------------------------------------------------------------------
+
+    def append_train(
+        self, steps: np.ndarray, losses: np.ndarray, epoch_of_step: np.ndarray | None = None
+    ) -> None:
+        """Store train losses (one per step); drawn at the next ``refresh()``."""
+        steps = np.asarray(steps, dtype=np.float64).reshape(-1)
+        losses = np.asarray(losses, dtype=np.float64).reshape(-1)
+        if steps.shape != losses.shape:
+            raise ValueError(f"{steps.size} steps but {losses.size} losses")
+        if epoch_of_step is None:
+            epochs = steps / self.steps_per_epoch
+        else:
+            epochs = np.asarray(epoch_of_step, dtype=np.float64).reshape(-1)
+        ok = np.isfinite(losses)
+        if not ok.all():
+            self.nonfinite_count += int((~ok).sum())
+            steps, losses, epochs = steps[ok], losses[ok], epochs[ok]
+        if steps.size == 0 and ok.all():
+            return
+        self._t_step.append(steps)
+        self._t_epoch.append(epochs)
+        self._t_loss.append(losses)
+        self._dirty = True
+
+    def append_eval(
+        self,
+        step: float,
+        val_loss: float,
+        val_acc: float | None,
+        train_acc: float | None = None,
+        epoch: float | None = None,
+    ) -> None:
+        """Store one evaluation (accuracies as fractions 0..1, or None)."""
+        self._e_step.append(step)
+        self._e_epoch.append(step / self.steps_per_epoch if epoch is None else epoch)
+        self._e_loss.append(np.nan if val_loss is None else val_loss)
+        self._e_vacc.append(np.nan if val_acc is None else val_acc)
+        self._e_tacc.append(np.nan if train_acc is None else train_acc)
+        self._dirty = True
+
+    def append_chunk(self, chunk) -> None:
+        """A worker ``MetricsChunk``: its losses and its evaluations."""
+        spe = int(getattr(chunk, "steps_per_epoch", 0) or 0)
+        if spe > 0:
+            self.set_steps_per_epoch(spe)
+        if len(chunk.losses):
+            steps = np.asarray(chunk.steps, dtype=np.float64)
+            self.append_train(steps, chunk.losses, steps / self.steps_per_epoch)
+        for ev in chunk.evals:
+            if ev is not None:
+                self.append_eval(
+                    ev.step, ev.val_loss, ev.val_accuracy, ev.train_accuracy, epoch=ev.epoch
+                )
+
+    def set_steps_per_epoch(self, n: int) -> None:
+        n = max(1, int(n))
+        if n != self.steps_per_epoch:
+            self.steps_per_epoch = n
+            if self.x_mode == "epochs":
+                self._dirty = True
+                self._place_marker()
+
+    def clear(self) -> None:
+        for b in (self._t_step, self._t_epoch, self._t_loss, self._t_smooth):
+            b.clear()
+        for b in (self._e_step, self._e_epoch, self._e_loss, self._e_vacc, self._e_tacc):
+            b.clear()
+        self._ema.reset()
+        self.nonfinite_count = 0
+        self.marker_step = None
+        for m in self.markers:
+            m.hide()
+        self._hide_hover()
+        self._dirty = True
+        self.refresh()
+
+    # --- settings ---------------------------------------------------------------------------
+
+    def set_log_scale(self, on: bool) -> None:
+        on = bool(on)
+        if self.log_check.isChecked() != on:
+            self.log_check.blockSignals(True)
+            self.log_check.setChecked(on)
+            self.log_check.blockSignals(False)
+        if on == self.log_scale:
+            return
+        self.log_scale = on
+        self.loss_plot.getPlotItem().setLogMode(x=False, y=on)
+        self._hide_hover()
+        self.loss_plot.getPlotItem().enableAutoRange(y=True)
+
+    def _log_toggled(self, on: bool) -> None:
+        self.set_log_scale(on)
+        self.logScaleChanged.emit(on)
+
+    def set_x_axis(self, mode: str) -> None:
+        if mode not in X_MODES:
+            raise ValueError(f"x axis must be one of {X_MODES}, got {mode!r}")
+        if self.x_combo.currentIndex() != X_MODES.index(mode):
+            self.x_combo.blockSignals(True)
+            self.x_combo.setCurrentIndex(X_MODES.index(mode))
+            self.x_combo.blockSignals(False)
+        if mode == self.x_mode:
+            return
+        self.x_mode = mode
+        self._update_axes()
+        self._place_marker()
+        self._hide_hover()
+        self._dirty = True
+        self.refresh()
+        self.loss_plot.getPlotItem().enableAutoRange(x=True)
+        self.xAxisChanged.emit(mode)
+
+    def set_smoothing(self, weight: float, *, from_slider: bool = False) -> None:
+        """Smoothing weight in [0, 0.999]: 0 draws the raw loss only."""
+        w = min(max(float(weight), 0.0), (SLIDER_STEPS - 1) / SLIDER_STEPS)
+        if not from_slider:
+            self.smooth_slider.blockSignals(True)
+            self.smooth_slider.setValue(round(w * SLIDER_STEPS))
+            self.smooth_slider.blockSignals(False)
+        if w == self.smoothing:
+            return
+        self.smoothing = w
+        self._ema = DebiasedEma(w)
+        self._t_smooth.clear()  # recomputed from the raw losses at refresh
+        self._update_smooth_label()
+        self._dirty = True
+        self.refresh()
+        self.smoothingChanged.emit(w)
+
+    def set_marker(self, step: float | None) -> None:
+        """A vertical line at the training step being inspected (None hides it)."""
+        if step is None or (isinstance(step, (int, float)) and step < 0):
+            self.marker_step = None
+        else:
+            self.marker_step = float(step)
+        self._place_marker()
+
+    def marker_x(self) -> float | None:
+        """Where the marker is drawn, in the current x units (None when hidden)."""
+        return self.markers[0].value() if self.markers[0].isVisible() else None
+
+    # --- look -----------------------------------------------------------------------------------
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        s = theme.scale
+        tick_font = QtGui.QFont()
+        tick_font.setPointSizeF(8.5 * s)
+        label_css = {"color": theme.foreground, "font-size": f"{9.5 * s:.1f}pt"}
+        for pw in (self.loss_plot, self.acc_plot):
+            pw.setBackground(theme.background)
+            pi = pw.getPlotItem()
+            for name in ("left", "bottom"):
+                ax = pi.getAxis(name)
+                ax.setPen(pg.mkPen(theme.muted, width=max(1.0, s)))
+                ax.setTextPen(pg.mkPen(theme.foreground))
+                ax.setStyle(tickFont=tick_font, tickTextOffset=int(4 * s))
+                ax.label.setFont(tick_font)
+            # equal left-axis widths keep the two linked x axes aligned
+            pi.getAxis("left").setWidth(int(58 * s))
+            pi.getAxis("bottom").setHeight(int(34 * s))
+        self._label_css = label_css
+        self._update_axes()
+
+        raw = qcolor(theme.train, 55 if theme.name == "dark" else 70)
+        self.train_raw.setPen(pg.mkPen(raw, width=1.0 * s))
+        self.train_smooth.setPen(pg.mkPen(theme.train, width=2.2 * s))
+        sym = dict(symbol="o", symbolSize=6 * s, symbolPen=pg.mkPen(theme.background, width=s))
+        self.val_loss.setPen(pg.mkPen(theme.val, width=2.0 * s))
+        self.val_loss.setSymbol(sym["symbol"])
+        self.val_loss.setSymbolSize(sym["symbolSize"])
+        self.val_loss.setSymbolPen(sym["symbolPen"])
+        self.val_loss.setSymbolBrush(pg.mkBrush(theme.val))
+        for item, colour in ((self.train_acc, theme.train), (self.val_acc, theme.val)):
+            item.setPen(pg.mkPen(colour, width=2.0 * s))
+            item.setSymbol("o")
+            item.setSymbolSize(5 * s)
+            item.setSymbolPen(sym["symbolPen"])
+            item.setSymbolBrush(pg.mkBrush(colour))
+
+        self.legend.setLabelTextColor(theme.foreground)
+        self.legend.setLabelTextSize(f"{9 * s:.1f}pt")
+        self.legend.setBrush(pg.mkBrush(qcolor(theme.panel, 215)))
+        self.legend.setPen(pg.mkPen(theme.grid))
+        for sample, label in self.legend.items:
+            label.setText(label.text, color=theme.foreground, size=f"{9 * s:.1f}pt")
+            sample.update()
+
+        for m in self.markers:
+            m.setPen(pg.mkPen(theme.accent, width=1.6 * s, style=QtCore.Qt.DashLine))
+        for dots, text in self._hover.values():
+            dots.setSymbolSize(9 * s)
+            dots.setSymbolBrush(pg.mkBrush(theme.accent))
+            dots.setSymbolPen(pg.mkPen(theme.background, width=s))
+            text.setColor(theme.foreground)
+            text.fill = pg.mkBrush(qcolor(theme.panel, 230))
+            text.border = pg.mkPen(theme.grid)
+            f = QtGui.QFont()
+            f.setPointSizeF(8.5 * s)
+            text.setFont(f)
+        self.smooth_slider.setMinimumWidth(int(120 * s))
+        self.smooth_slider.setMaximumWidth(int(220 * s))
+        self.note.setStyleSheet(f"color: {theme.accent};")
+        self._dirty = True
+        self.refresh()
+
+    def _update_axes(self) -> None:
+        css = getattr(self, "_label_css", {})
+        xname = "step" if self.x_mode == "steps" else "epoch"
+        self.loss_plot.getPlotItem().setLabel("left", "loss", **css)
+        self.acc_plot.getPlotItem().setLabel("left", "accuracy %", **css)
+        acc_shown = not self.acc_plot.isHidden()
+        # with the accuracy plot below, the loss plot's x labels would repeat its own
+        lb = self.loss_plot.getPlotItem().getAxis("bottom")
+        lb.setStyle(showValues=not acc_shown)
+        if acc_shown:
+            self.loss_plot.getPlotItem().setLabel("bottom", "")
+            lb.showLabel(False)
+            lb.setHeight(int(6 * self.theme.scale))
+        else:
+            self.loss_plot.getPlotItem().setLabel("bottom", xname, **css)
+            lb.setHeight(int(34 * self.theme.scale))
+        self.acc_plot.getPlotItem().setLabel("bottom", xname, **css)
+
+    def _update_smooth_label(self) -> None:
+        self.smooth_label.setText(f"smoothing {self.smoothing:.3f}")
+
+    # --- drawing --------------------------------------------------------------------------------
+
+    def _x_train(self) -> np.ndarray:
+        return (self._t_step if self.x_mode == "steps" else self._t_epoch).view
+
+    def _x_eval(self) -> np.ndarray:
+        return (self._e_step if self.x_mode == "steps" else self._e_epoch).view
+
+    def refresh(self) -> bool:
+        """Redraw what changed since the last call (the frame timer calls this)."""
+        if not self._dirty:
+            return False
+        self._dirty = False
+        n = len(self._t_loss)
+        done = len(self._t_smooth)
+        if done < n:
+            self._t_smooth.append(self._ema.update(self._t_loss.view[done:]))
+        x = self._x_train()
+        if self.smoothing > 0:
+            self.train_raw.setData(x, self._t_loss.view)
+            self.train_raw.show()
+        else:
+            self.train_raw.setData([], [])
+            self.train_raw.hide()
+        self.train_smooth.setData(x, self._t_smooth.view)
+
+        xe = self._x_eval()
+        self._set_finite(self.val_loss, xe, self._e_loss.view)
+        vacc, tacc = self._e_vacc.view, self._e_tacc.view
+        has_acc = bool(np.isfinite(vacc).any() or np.isfinite(tacc).any())
+        self._set_finite(self.val_acc, xe, vacc * 100.0)
+        self._set_finite(self.train_acc, xe, tacc * 100.0)
+        if has_acc == self.acc_plot.isHidden():
+            self.acc_plot.setVisible(has_acc)
+            self._update_axes()
+
+        if self.nonfinite_count:
+            k = self.nonfinite_count
+            self.note.setText(f"{k:,} NaN/Inf loss{'es' if k > 1 else ''} not drawn")
+        else:
+            self.note.setText("")
+        return True
+
+    @staticmethod
+    def _set_finite(item: pg.PlotDataItem, x: np.ndarray, y: np.ndarray) -> None:
+        ok = np.isfinite(y)
+        if ok.all():
+            item.setData(x, y)
+        else:
+            item.setData(x[ok], y[ok])
+
+    def _marker_x_for(self, step: float) -> float:
+        return step if self.x_mode == "steps" else step / self.steps_per_epoch
+
+    def _place_marker(self) -> None:
+        for m in self.markers:
+            if self.marker_step is None:
+                m.hide()
+            else:
+                m.setValue(self._marker_x_for(self.marker_step))
+                m.show()
+
+    # --- hover ----------------------------------------------------------------------------------
+
+    def _hide_hover(self) -> None:
+        for dots, text in self._hover.values():
+            dots.hide()
+            text.hide()
+
+    def _on_mouse_moved(self, event) -> None:
+        pos = event[0]
+        for pw in (self.loss_plot, self.acc_plot):
+            vb = pw.getPlotItem().getViewBox()
+            if pw.isVisible() and pw.scene() is not None and vb.sceneBoundingRect().contains(pos):
+                x = vb.mapSceneToView(pos).x()
+                self.hover_at(x, plot="loss" if pw is self.loss_plot else "accuracy")
+                return
+        self._hide_hover()
+
+    def hover_at(self, x: float, plot: str = "loss") -> str:
+        """Show the values nearest to ``x`` (current x units) on ``plot``; returns the text."""
+        pw = self.loss_plot if plot == "loss" else self.acc_plot
+        for other, items in self._hover.items():
+            if other is not pw:
+                for it in items:
+                    it.hide()
+        dots, text = self._hover[pw]
+        xt, xe = self._x_train(), self._x_eval()
+        (x0, x1), _ = pw.getPlotItem().getViewBox().viewRange()
+        # an evaluation this near the cursor is reported too: 2 % of the view, or
+        # two train steps when zoomed in further than that
+        spacing = (xt[-1] - xt[0]) / (xt.size - 1) if xt.size > 1 else 0.0
+        tol = max(0.02 * abs(x1 - x0), 2.0 * spacing)
+        head, lines, px, py = "", [], [], []
+        it = _nearest(xt, x) if plot == "loss" else None
+        if it is not None:
+            raw = self._t_loss.view[it]
+            sm = self._t_smooth.view[it] if it < len(self._t_smooth) else raw
+            head = _where(self._t_step.view[it], self._t_epoch.view[it])
+            if self.smoothing > 0:
+                lines.append(f"train loss {_fmt(sm)} (raw {_fmt(raw)})")
+            else:
+                lines.append(f"train loss {_fmt(raw)}")
+            px.append(xt[it])
+            py.append(sm if self.smoothing > 0 else raw)
+        ie = _nearest(xe, x)
+        if ie is not None and (it is None or abs(xe[ie] - x) <= tol):
+            head = head or _where(self._e_step.view[ie], self._e_epoch.view[ie])
+            if plot == "loss":
+                values = [("validation loss", self._e_loss.view[ie], _fmt)]
+            else:
+                pct = lambda v: f"{v:.1f} %"  # noqa: E731
+                values = [
+                    ("validation accuracy", self._e_vacc.view[ie] * 100, pct),
+                    ("train accuracy", self._e_tacc.view[ie] * 100, pct),
+                ]
+            for name, v, fmt in values:
+                if math.isfinite(v):
+                    lines.append(f"{name} {fmt(v)}")
+                    px.append(xe[ie])
+                    py.append(v)
+        if not lines:
+            self._hide_hover()
+            return ""
+        msg = "\n".join([head, *lines])
+        dots.setData(px, py)  # the item maps to log10 itself in log mode
+        dots.show()
+        ax, ay = px[0], py[0]
+        if self.log_scale and plot == "loss":
+            ay = math.log10(ay) if ay > 0 else float("nan")
+        if math.isfinite(ay):
+            # keep the box inside the plot: on the side of the point facing the centre
+            y0, y1 = pw.getPlotItem().getViewBox().viewRange()[1]
+            text.setAnchor((1 if ax > (x0 + x1) / 2 else 0, 0 if ay > (y0 + y1) / 2 else 1))
+            text.setText(msg)
+            text.setPos(ax, ay)
+            text.show()
+        else:
+            text.hide()
+        return msg
+
+
+def _nearest(xs: np.ndarray, x: float) -> int | None:
+    if xs.size == 0 or not math.isfinite(x):
+        return None
+    i = int(np.searchsorted(xs, x))
+    if i <= 0:
+        return 0
+    if i >= xs.size:
+        return xs.size - 1
+    return i if abs(xs[i] - x) < abs(xs[i - 1] - x) else i - 1
+
+
+def _where(step: float, epoch: float) -> str:
+    return f"step {int(step):,} · epoch {epoch:.2f}"

@@ -1,0 +1,288 @@
+"""The main window: layout and wiring only.
+
+Views, state and the worker live in their own modules; this file places them
+and connects their signals.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QToolBar,
+    QToolButton,
+    QWidget,
+)
+
+from nnviz.core.errors import NnvizError
+from nnviz.qt.actions import make_actions
+from nnviz.qt.boundary_view import BoundaryView
+from nnviz.qt.controls import ControlsPanel
+from nnviz.qt.graph_panel import GraphPanel
+from nnviz.qt.help_overlay import HelpOverlay
+from nnviz.qt.loss_view import LossView
+from nnviz.qt.network_view import NetworkView
+from nnviz.qt.session import Session
+from nnviz.qt.theme import DARK, LIGHT, Theme, apply_theme
+
+PRESENTER_SCALE = 1.6
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        scenario_id: str,
+        data_dir: Path | None = None,
+        theme: Theme = DARK,
+        overrides: dict | None = None,
+    ):
+        super().__init__()
+        self.setWindowTitle("nnviz")
+        self.resize(1600, 900)
+        self.theme = theme
+        self.session = Session(self)
+        self.actions_ = make_actions(self)
+
+        # --- views ---------------------------------------------------------------------------
+        self.network = NetworkView(theme=theme)
+        self.boundary = BoundaryView(theme=theme)
+        self.loss = LossView(theme=theme)
+        self.graph = GraphPanel(theme=theme)
+        net_tab = QWidget()
+        net_row = QHBoxLayout(net_tab)
+        net_row.setContentsMargins(0, 0, 0, 0)
+        net_split = QSplitter(Qt.Horizontal)
+        net_split.addWidget(self.network)
+        net_split.addWidget(self.boundary)
+        net_split.setStretchFactor(0, 3)
+        net_split.setStretchFactor(1, 2)
+        net_row.addWidget(net_split)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(net_tab, "Network")
+        self.tabs.addTab(self.graph, "Autograd graph")
+        split = QSplitter(Qt.Vertical)
+        split.addWidget(self.tabs)
+        split.addWidget(self.loss)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        split.setSizes([620, 260])
+        self.setCentralWidget(split)
+
+        self.controls = ControlsPanel()
+        scroll = QScrollArea()
+        scroll.setWidget(self.controls)
+        scroll.setWidgetResizable(True)
+        dock = QDockWidget("Settings", self)
+        dock.setObjectName("settingsDock")
+        dock.setWidget(scroll)
+        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+        self.addDockWidget(Qt.LeftDockWidgetArea, dock)
+        self.help = HelpOverlay(self.actions_.shortcut_table(), parent=self)
+        self.help.hide()
+
+        # --- toolbar and status bar -------------------------------------------------------------
+        a = self.actions_
+        bar = QToolBar("Main")
+        bar.setObjectName("mainToolbar")
+        bar.setMovable(False)
+        for name in ("open", "data"):
+            bar.addAction(getattr(a, name))
+        bar.addSeparator()
+        for name in ("log_scale", "theme", "presenter", "help"):
+            bar.addAction(getattr(a, name))
+        self.addToolBar(bar)
+        buttons = []
+        for name in ("play", "step", "step_epoch", "reset"):
+            b = QToolButton()
+            b.setDefaultAction(getattr(a, name))
+            b.setToolButtonStyle(Qt.ToolButtonTextOnly)
+            buttons.append(b)
+        self.controls.add_playback(*buttons)
+        self.status_step = QLabel()
+        self.status_note = QLabel()
+        self.statusBar().addWidget(self.status_step, 1)
+        self.statusBar().addPermanentWidget(self.status_note)
+
+        # --- wiring ----------------------------------------------------------------------------
+        s = self.session
+        a.play.triggered.connect(s.toggle)
+        a.step.triggered.connect(s.step_once)
+        a.step_epoch.triggered.connect(s.step_epoch)
+        a.reset.triggered.connect(s.reset)
+        a.faster.triggered.connect(self.controls.faster)
+        a.slower.triggered.connect(self.controls.slower)
+        a.open.triggered.connect(self.controls.scenario.showPopup)
+        a.data.triggered.connect(self.choose_data_folder)
+        a.save_image.triggered.connect(self.save_image)
+        a.quit.triggered.connect(self.close)
+        a.show_network.triggered.connect(lambda: self.tabs.setCurrentIndex(0))
+        a.show_graph.triggered.connect(lambda: self.tabs.setCurrentIndex(1))
+        a.log_scale.toggled.connect(self.loss.set_log_scale)
+        a.weights.triggered.connect(self.network.show_weight_heatmap)
+        a.theme.toggled.connect(lambda on: self.set_theme(LIGHT if on else DARK))
+        a.presenter.toggled.connect(self.set_presenter)
+        a.help.triggered.connect(self.toggle_help)
+
+        self.controls.scenarioChosen.connect(self.open_scenario)
+        self.controls.configChanged.connect(s.apply_config)
+        self.controls.lrChanged.connect(s.set_lr)
+        self.controls.speedChanged.connect(s.set_speed)
+        self.controls.dataFolderRequested.connect(self.choose_data_folder)
+
+        s.built.connect(self.on_built)
+        s.snapshotReady.connect(self.on_snapshot)
+        s.metricsArrived.connect(self.loss.append_chunk)
+        s.playingChanged.connect(self.on_playing)
+        s.errorRaised.connect(self.on_error)
+        s.halted.connect(self.on_halted)
+        s.frame.connect(self.on_frame)
+        s.graphReady.connect(self.graph.set_trace)
+        self.graph.captureRequested.connect(s.request_graph)
+        self.graph.stepInspected.connect(self.loss.set_marker)
+        self.graph.moduleSelected.connect(self.network.highlight_module)
+        self.network.moduleSelected.connect(self.graph.highlight_module)
+        self.tabs.currentChanged.connect(self._tab_changed)
+
+        self.on_playing(False)
+        self.open_scenario(scenario_id, data_dir, overrides)
+
+    # --- scenario and data -----------------------------------------------------------------------
+
+    def open_scenario(
+        self, scenario_id: str, data_dir: Path | None = None, overrides: dict | None = None
+    ) -> None:
+        s = self.session
+        try:
+            config = None
+            if overrides:
+                from nnviz.core.engine import TrainConfig
+                from nnviz.core.scenarios import get_scenario
+
+                config = TrainConfig.for_scenario(get_scenario(scenario_id), **overrides)
+            s.open_scenario(scenario_id, data_dir, config)
+        except NnvizError as exc:
+            self.on_error(str(exc), "")
+            return
+        sc = s.scenario
+        self.setWindowTitle(f"nnviz — {sc.title}")
+        self.controls.show_config(sc, s.config)
+        self.loss.clear()
+        self.graph.set_scenario(sc)
+        trainable = sc.trainable
+        self.tabs.setTabEnabled(0, trainable)
+        self.loss.setVisible(trainable)
+        if not trainable:
+            self.tabs.setCurrentIndex(1)
+            self.graph.show_expression(sc)
+        self.status_step.setText("" if trainable else "Step through the graph: N next, B back")
+
+    def choose_data_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder with MNIST or apparel files")
+        if folder:
+            sc = self.session.scenario
+            target = sc.id if sc is not None and sc.data_kind else "mnist-mlp"
+            self.open_scenario(target, Path(folder))
+
+    # --- from the session ---------------------------------------------------------------------------
+
+    def on_built(self, info) -> None:
+        self.controls.show_config(info.scenario, info.config, info.param_count)
+        self.loss.clear()
+        self.network.clear()
+        two_d = info.points is not None
+        self.boundary.setVisible(two_d)
+        if two_d:
+            self.boundary.set_points(info.points, info.labels, info.test_mask)
+        self.status_note.setText(
+            f"{info.device.upper()} · {info.param_count:,} parameters"
+            + (f" · {info.data_note}" if info.data_note else "")
+        )
+        if self.tabs.currentIndex() == 1:
+            self.session.request_graph()
+
+    def on_snapshot(self, snap) -> None:
+        self.network.set_snapshot(snap)
+        if snap.field is not None:
+            self.boundary.set_snapshot(snap)
+
+    def on_frame(self) -> None:
+        s = self.session
+        self.network.set_phase(*s.animator.phase())
+        self.loss.refresh()
+        if s.scenario is not None and s.scenario.trainable:
+            loss = f"{s.last_loss:.4g}" if math.isfinite(s.last_loss) or s.step else "–"
+            rate = f" · {s.rate:,.0f} steps/s" if s.playing and s.rate else ""
+            self.status_step.setText(f"step {s.step:,} · epoch {s.epoch} · loss {loss}{rate}")
+
+    def on_playing(self, playing: bool) -> None:
+        self.actions_.play.setText("Pause" if playing else "Play")
+
+    def on_error(self, message: str, details: str) -> None:
+        box = QMessageBox(QMessageBox.Warning, "nnviz", message, QMessageBox.Ok, self)
+        if details:
+            box.setDetailedText(details)
+        box.open()  # not exec(): the app keeps running behind it
+
+    def on_halted(self, message: str) -> None:
+        self.statusBar().showMessage(message, 15000)
+        self.on_error(message, "")
+
+    def _tab_changed(self, index: int) -> None:
+        if index == 1 and self.session.scenario is not None and self.session.scenario.trainable:
+            self.session.request_graph()
+
+    # --- look ------------------------------------------------------------------------------------
+
+    def set_theme(self, theme: Theme) -> None:
+        theme = theme.scaled(self.theme.scale)
+        self.theme = theme
+        apply_theme(QApplication.instance(), theme)
+        for view in (self.network, self.boundary, self.loss, self.graph):
+            view.set_theme(theme)
+
+    def set_presenter(self, on: bool) -> None:
+        base = LIGHT if self.actions_.theme.isChecked() else DARK
+        self.theme = base.scaled(PRESENTER_SCALE if on else 1.0)
+        self.set_theme(self.theme)
+        self.showFullScreen() if on else self.showNormal()
+
+    def toggle_help(self) -> None:
+        if self.help.isVisible():
+            self.help.hide()
+        else:
+            self.help.setGeometry(self.rect())
+            self.help.show()
+            self.help.raise_()
+
+    def save_image(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save image", "nnviz.png", "PNG image (*.png);;SVG drawing (*.svg)"
+        )
+        if path:
+            from nnviz.qt.render import save_widget
+
+            try:
+                save_widget(self.centralWidget(), Path(path))
+            except NnvizError as exc:
+                self.on_error(str(exc), "")
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.help.isVisible():
+            self.help.setGeometry(self.rect())
+
+    def closeEvent(self, event) -> None:
+        self.session.shutdown()
+        super().closeEvent(event)
