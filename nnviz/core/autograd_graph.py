@@ -127,6 +127,7 @@ class AutogradTrace:
     title: str = ""
     note: str = ""
     module_types: dict[str, str] = field(default_factory=dict, repr=False)  # path -> class
+    train_step: int | None = None  # the training step the batch came from (trainer graphs)
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -471,10 +472,10 @@ def _first(seq):
     return seq[0] if seq else None
 
 
-def _replace(n: GraphNode, **kw) -> GraphNode:
+def _replace(obj, **kw):
     from dataclasses import replace
 
-    return replace(n, **kw)
+    return replace(obj, **kw)
 
 
 def _local(up: np.ndarray | None, passed: np.ndarray | None) -> np.ndarray | None:
@@ -629,6 +630,11 @@ def capture_trainer_graph(trainer, scalar: bool = False, max_rows: int = 4) -> A
     ``scalar``: the micrograd-style graph of the first ``max_rows`` rows.
     """
     x, y = trainer.sample_batch()
+    trace = _capture_batch(trainer, x, y, scalar, max_rows)
+    return _replace(trace, train_step=trainer.step_count)
+
+
+def _capture_batch(trainer, x, y, scalar: bool, max_rows: int) -> AutogradTrace:
     sc = trainer.scenario
     if scalar:
         fwd, leaves = scalar_mlp_forward(trainer.model, x[:max_rows], y[:max_rows], trainer.loss_fn)

@@ -133,3 +133,9 @@ def gradcheck_expression(
                 num = (lp - lm) / (2 * eps)
                 rows.append(GradCheckRow(name, idx, g[idx].item(), num, _rel(g[idx].item(), num)))
     return GradCheckResult(tuple(rows), max((r.rel_error for r in rows), default=0.0), eps)
+
+
+def gradcheck_scenario_expression(scenario) -> GradCheckResult:
+    """Every leaf of an expression scenario (``chain-rule``, ``autograd-mean``)."""
+    _, leaves = scenario.expression()
+    return gradcheck_expression(lambda vals: scenario.expression(vals)[0], leaves)

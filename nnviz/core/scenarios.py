@@ -20,7 +20,9 @@ from nnviz.core.datasets import Dataset
 from nnviz.core.errors import NnvizError
 from nnviz.core.models import MLPSpec, build_mlp
 
-Expression = Callable[[], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+Expression = Callable[
+    ..., tuple[torch.Tensor, dict[str, torch.Tensor]]
+]  # (vals=None) -> (out, leaves)
 
 
 @dataclass(frozen=True)
@@ -69,20 +71,31 @@ class Scenario:
 # --- expressions -------------------------------------------------------------
 
 
-def chain_rule_expression() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """L = 3(a + b·c) with a=5, b=3, c=2 (seed 002): L = 33."""
-    a = torch.tensor(5.0, dtype=torch.float64, requires_grad=True)
-    b = torch.tensor(3.0, dtype=torch.float64, requires_grad=True)
-    c = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+def _leaf(value) -> torch.Tensor:
+    return torch.tensor(value, dtype=torch.float64, requires_grad=True)
+
+
+def chain_rule_expression(
+    vals: dict[str, torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """L = 3(a + b·c) with a=5, b=3, c=2 (seed 002): L = 33.
+
+    ``vals`` gives other leaf values (the gradient check perturbs them).
+    """
+    vals = vals or {"a": _leaf(5.0), "b": _leaf(3.0), "c": _leaf(2.0)}
+    a, b, c = vals["a"], vals["b"], vals["c"]
     u = b * c
     v = a + u
     L = 3 * v
     return L, {"a": a, "b": b, "c": c}
 
 
-def autograd_mean_expression() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def autograd_mean_expression(
+    vals: dict[str, torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """b = a + 5, c = mean(b), a a 2×2 of ones (seed 000): every dc/da = 0.25."""
-    a = torch.ones(2, 2, dtype=torch.float64, requires_grad=True)
+    vals = vals or {"a": _leaf([[1.0, 1.0], [1.0, 1.0]])}
+    a = vals["a"]
     b = a + 5
     c = b.mean()
     return c, {"a": a}

@@ -313,8 +313,9 @@ class StepThroughWidget(QtWidgets.QWidget):
     def _gradcheck(self) -> None:
         names = self._selected_params()
         self.gradCheckRequested.emit(names)
-        if self.gradcheck_fn is not None:
-            self.show_gradcheck(self.gradcheck_fn(names))
+        result = self.gradcheck_fn(names) if self.gradcheck_fn is not None else None
+        if result is not None:  # else it arrives later, from the worker
+            self.show_gradcheck(result)
 
     def show_gradcheck(self, result) -> None:
         self.table.set_result(result)

@@ -431,19 +431,24 @@ class GraphView(QtWidgets.QGraphicsView):
         return ".".join(module.split(".")[: max(1, getattr(self, "group_depth", 1))])
 
     @QtCore.Slot(str)
-    def highlight_module(self, path: str) -> None:
-        """Highlight the nodes of module ``path`` (or its box when collapsed)."""
+    def highlight_module(self, path: str | list[str] | tuple[str, ...]) -> None:
+        """Highlight the nodes of module ``path`` (or of several; their boxes
+        when collapsed). An empty path clears the highlight."""
         if self.trace is None:
             return
+        paths = [path] if isinstance(path, str) else list(path)
+        paths = [p for p in paths if p]
+
+        def within(mod: str, p: str) -> bool:
+            return mod == p or mod.startswith(p + ".")
+
         for key, item in self.items.items():
             if key.startswith(MOD_PREFIX):
                 m = key[len(MOD_PREFIX) :]
-                on = bool(path) and (
-                    m == path or path.startswith(m + ".") or m.startswith(path + ".")
-                )
+                on = any(within(m, p) or within(p, m) for p in paths)
             else:
                 mod = self.trace.nodes[key].module
-                on = bool(path) and (mod == path or mod.startswith(path + "."))
+                on = bool(mod) and any(within(mod, p) for p in paths)
             item.highlight = on
             item.update()
 

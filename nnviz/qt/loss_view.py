@@ -58,7 +58,38 @@ class _Buffer:
         self._n = 0
 
 
-class _LossAxis(pg.AxisItem):
+class _GridAxis(pg.AxisItem):
+    """An axis whose grid lines are drawn in opaque colours, pre-blended with
+    the background: pyqtgraph draws them translucent, and blending lines that
+    span the whole plot cost 7 ms a paint, against 0.4 ms without a grid
+    (measured at 1300×260, offscreen); the loss plot repaints every frame."""
+
+    background = QtGui.QColor("#000000")
+
+    def generateDrawSpecs(self, p):
+        specs = super().generateDrawSpecs(p)
+        if specs is None or self.grid is False:
+            return specs
+        axis, ticks, texts = specs
+        bg = self.background
+        opaque = []
+        for pen, p1, p2 in ticks:
+            c = pen.color()
+            a = c.alphaF()
+            if a < 1.0:
+                pen = QtGui.QPen(pen)
+                pen.setColor(
+                    QtGui.QColor(
+                        round(bg.red() + (c.red() - bg.red()) * a),
+                        round(bg.green() + (c.green() - bg.green()) * a),
+                        round(bg.blue() + (c.blue() - bg.blue()) * a),
+                    )
+                )
+            opaque.append((pen, p1, p2))
+        return axis, opaque, texts
+
+
+class _LossAxis(_GridAxis):
     """A y axis whose log mode labels only 1, 2 and 5 of each decade (or only
     the decades when many are shown), so projector-sized labels never collide."""
 
@@ -144,8 +175,12 @@ class LossView(QtWidgets.QWidget):
         bar.addStretch(1)
         lay.addLayout(bar)
 
-        self.loss_plot = pg.PlotWidget(axisItems={"left": _LossAxis("left")})
-        self.acc_plot = pg.PlotWidget()
+        self.loss_plot = pg.PlotWidget(
+            axisItems={"left": _LossAxis("left"), "bottom": _GridAxis("bottom")}
+        )
+        self.acc_plot = pg.PlotWidget(
+            axisItems={"left": _GridAxis("left"), "bottom": _GridAxis("bottom")}
+        )
         for pw in (self.loss_plot, self.acc_plot):
             pi = pw.getPlotItem()
             pi.hideButtons()
@@ -365,6 +400,7 @@ class LossView(QtWidgets.QWidget):
                 ax.setTextPen(pg.mkPen(theme.foreground))
                 ax.setStyle(tickFont=tick_font, tickTextOffset=int(4 * s))
                 ax.label.setFont(tick_font)
+                ax.background = qcolor(theme.background)
             # equal left-axis widths keep the two linked x axes aligned
             pi.getAxis("left").setWidth(int(58 * s))
             pi.getAxis("bottom").setHeight(int(34 * s))

@@ -26,16 +26,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from nnviz.core.autograd_graph import MAX_SCALAR_WEIGHTS
 from nnviz.core.errors import NnvizError
 from nnviz.qt.actions import make_actions
 from nnviz.qt.boundary_view import BoundaryView
 from nnviz.qt.controls import ControlsPanel
+from nnviz.qt.formula_panel import FormulaPanel
 from nnviz.qt.graph_panel import GraphPanel
 from nnviz.qt.help_overlay import HelpOverlay
 from nnviz.qt.loss_view import LossView
 from nnviz.qt.network_view import NetworkView
 from nnviz.qt.session import Session
 from nnviz.qt.theme import DARK, LIGHT, Theme, apply_theme
+from nnviz.qt.view_links import LayerModuleLink
 
 PRESENTER_SCALE = 1.6
 
@@ -89,6 +92,17 @@ class MainWindow(QMainWindow):
         dock.setWidget(scroll)
         dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
         self.addDockWidget(Qt.LeftDockWidgetArea, dock)
+        self.formulas = FormulaPanel(theme=theme)
+        self.formula_dock = QDockWidget("Backprop in numbers", self)
+        self.formula_dock.setObjectName("formulaDock")
+        self.formula_dock.setToolTip(
+            "The seed's backprop formulas with the selected neuron's real numbers "
+            "(click a neuron in the network)"
+        )
+        self.formula_dock.setWidget(self.formulas)
+        self.addDockWidget(Qt.RightDockWidgetArea, self.formula_dock)
+        self.formula_dock.hide()
+        self.link = LayerModuleLink(self.network, self.graph, self)
         self.help = HelpOverlay(self.actions_.shortcut_table(), parent=self)
         self.help.hide()
 
@@ -149,10 +163,11 @@ class MainWindow(QMainWindow):
         s.halted.connect(self.on_halted)
         s.frame.connect(self.on_frame)
         s.graphReady.connect(self.graph.set_trace)
+        s.gradcheckReady.connect(self.graph.show_gradcheck)
         self.graph.captureRequested.connect(s.request_graph)
+        self.graph.gradCheckRequested.connect(s.request_gradcheck)
         self.graph.stepInspected.connect(self.loss.set_marker)
-        self.graph.moduleSelected.connect(self.network.highlight_module)
-        self.network.moduleSelected.connect(self.graph.highlight_module)
+        self.network.neuronSelected.connect(self.on_neuron_selected)
         self.tabs.currentChanged.connect(self._tab_changed)
 
         self.on_playing(False)
@@ -200,7 +215,14 @@ class MainWindow(QMainWindow):
     def on_built(self, info) -> None:
         self.controls.show_config(info.scenario, info.config, info.param_count)
         self.loss.clear()
-        self.network.clear()
+        self.network.reset()
+        self.link.set_layers(info.layer_modules)
+        self.formulas.set_loss(info.config.loss)
+        self.graph.set_scalar_allowed(
+            info.param_count <= MAX_SCALAR_WEIGHTS,
+            f"The scalar graph is for at most {MAX_SCALAR_WEIGHTS} weights; "
+            f"this model has {info.param_count:,}",
+        )
         two_d = info.points is not None
         self.boundary.setVisible(two_d)
         if two_d:
@@ -214,6 +236,7 @@ class MainWindow(QMainWindow):
 
     def on_snapshot(self, snap) -> None:
         self.network.set_snapshot(snap)
+        self.formulas.set_snapshot(snap)
         if snap.field is not None:
             self.boundary.set_snapshot(snap)
 
@@ -225,6 +248,11 @@ class MainWindow(QMainWindow):
             loss = f"{s.last_loss:.4g}" if math.isfinite(s.last_loss) or s.step else "–"
             rate = f" · {s.rate:,.0f} steps/s" if s.playing and s.rate else ""
             self.status_step.setText(f"step {s.step:,} · epoch {s.epoch} · loss {loss}{rate}")
+
+    def on_neuron_selected(self, layer: int, index: int) -> None:
+        if layer >= 1:
+            self.formulas.select(layer, index)
+            self.formula_dock.show()
 
     def on_playing(self, playing: bool) -> None:
         self.actions_.play.setText("Pause" if playing else "Play")
@@ -249,7 +277,7 @@ class MainWindow(QMainWindow):
         theme = theme.scaled(self.theme.scale)
         self.theme = theme
         apply_theme(QApplication.instance(), theme)
-        for view in (self.network, self.boundary, self.loss, self.graph):
+        for view in (self.network, self.boundary, self.loss, self.graph, self.formulas):
             view.set_theme(theme)
 
     def set_presenter(self, on: bool) -> None:

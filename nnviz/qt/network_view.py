@@ -650,6 +650,18 @@ class NetworkView(QtWidgets.QWidget):
             weight_image=picture,
         )
 
+    def reset(self) -> None:
+        """Forget the history (a fresh model): the next snapshot starts anew."""
+        self._key = None
+
+    def show_weight_heatmap(self) -> WeightMatrixWindow | None:
+        """The weight matrix of the selected layer (else the highlighted one,
+        else the first hidden layer) as a heatmap."""
+        for layer in (self._selected[0] if self._selected else -1, self._highlight, 1):
+            if layer >= 1:
+                return self.open_weight_matrix(layer)
+        return None
+
     def open_weight_matrix(self, layer: int) -> WeightMatrixWindow | None:
         """Open (or raise) the heatmap of layer ``layer``'s weight matrix."""
         if self.snapshot is None or not 1 <= layer <= len(self.snapshot.layers):

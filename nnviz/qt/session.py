@@ -13,10 +13,9 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from nnviz.core.engine import TrainConfig
 from nnviz.core.scenarios import Scenario, get_scenario
+from nnviz.qt.frame_pacer import FRAME_MS, FramePacer
 from nnviz.qt.pass_animator import PassAnimator
 from nnviz.qt.worker import MetricsChunk, ModelInfo, WorkerThread
-
-FRAME_MS = 33
 
 
 class Session(QObject):
@@ -28,6 +27,7 @@ class Session(QObject):
     errorRaised = Signal(str, str)
     halted = Signal(str)
     graphReady = Signal(object)
+    gradcheckReady = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -41,6 +41,8 @@ class Session(QObject):
         self.last_loss = float("nan")
         self.rate = 0.0
         self.animator = PassAnimator()
+        self.pacer = FramePacer()
+        self._full_speed = True
         self._newest = None
         self._in_flight = False
         self._threads = WorkerThread()
@@ -52,6 +54,7 @@ class Session(QObject):
         w.error.connect(self.errorRaised, Qt.QueuedConnection)
         w.halted.connect(self.halted, Qt.QueuedConnection)
         w.graph.connect(self.graphReady, Qt.QueuedConnection)
+        w.gradcheck.connect(self.gradcheckReady, Qt.QueuedConnection)
         self._threads.start()
         self.timer = QTimer(self)
         self.timer.setTimerType(Qt.PreciseTimer)
@@ -103,11 +106,16 @@ class Session(QObject):
         self.worker.reset()
 
     def set_speed(self, seconds_per_step: float, animate: bool) -> None:
+        self._full_speed = seconds_per_step <= 0
+        self.pacer.set_racing(self.playing and self._full_speed)
         self.animator.configure(seconds_per_step, animate)
         self.worker.set_delay(seconds_per_step, every_step_snapshot=animate)
 
     def request_graph(self, scalar: bool = False) -> None:
         self.worker.request_graph(scalar)
+
+    def request_gradcheck(self, names: list[str]) -> None:
+        self.worker.request_gradcheck(names)
 
     def shutdown(self) -> bool:
         self.timer.stop()
@@ -138,6 +146,7 @@ class Session(QObject):
         playing = state == "playing"
         if playing != self.playing:
             self.playing = playing
+            self.pacer.set_racing(playing and self._full_speed)
             self.playingChanged.emit(playing)
 
     def _tick(self) -> None:
@@ -148,3 +157,6 @@ class Session(QObject):
             self._in_flight = True
             self.worker.request_snapshot()
         self.frame.emit()
+        interval = round(self.pacer.tick())
+        if interval != self.timer.interval():
+            self.timer.setInterval(interval)

@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -54,7 +54,7 @@ class ModelInfo:
     labels: np.ndarray | None = None
     test_mask: np.ndarray | None = None
     data_name: str = ""
-    extra: dict = field(default_factory=dict)
+    layer_modules: tuple[tuple[str, str | None], ...] = ()  # per drawn layer ≥ 1: (linear, act)
 
 
 class TrainingWorker(QObject):
@@ -62,6 +62,7 @@ class TrainingWorker(QObject):
     metrics = Signal(object)  # MetricsChunk
     snapshot = Signal(object)  # Snapshot
     graph = Signal(object)  # AutogradTrace, on request
+    gradcheck = Signal(object)  # GradCheckResult, on request
     state = Signal(str)  # "playing" / "paused"
     error = Signal(str, str)  # (message, details)
     halted = Signal(str)  # training paused by itself: NaN/Inf loss, end reached
@@ -119,6 +120,10 @@ class TrainingWorker(QObject):
 
     def request_graph(self, scalar: bool = False) -> None:
         self._send("graph", scalar)
+
+    def request_gradcheck(self, names: list[str]) -> None:
+        """Finite differences against autograd for these parameters (all if empty)."""
+        self._send("gradcheck", list(names))
 
     def stop(self) -> None:
         self._stop = True
@@ -262,8 +267,6 @@ class TrainingWorker(QObject):
         elif cmd == "lr":
             for group in self.trainer.optimizer.param_groups:
                 group["lr"] = float(args[0])
-            from dataclasses import replace
-
             self.trainer.config = replace(self.trainer.config, lr=float(args[0]))
         elif cmd == "snapshot":
             self.snapshot.emit(self.trainer.snapshot())
@@ -271,6 +274,10 @@ class TrainingWorker(QObject):
             from nnviz.core.autograd_graph import capture_trainer_graph
 
             self.graph.emit(capture_trainer_graph(self.trainer, scalar=bool(args[0])))
+        elif cmd == "gradcheck":
+            from nnviz.core.gradcheck import gradcheck_trainer
+
+            self.gradcheck.emit(gradcheck_trainer(self.trainer, args[0] or None))
 
 
 def _model_info(t: Trainer) -> ModelInfo:
@@ -293,6 +300,7 @@ def _model_info(t: Trainer) -> ModelInfo:
         labels=labels,
         test_mask=mask,
         data_name=ds.name,
+        layer_modules=tuple((layer.linear, layer.act) for layer in t.layers),
     )
 
 

@@ -1,0 +1,152 @@
+"""The "Autograd graph" tab: the step-through widget plus what feeds it.
+
+A trace is captured in the worker (for trainable scenarios, from the model
+being trained) or here (expression scenarios are a handful of scalars). The
+panel adds a header — what was captured, and when — and the buttons that ask
+for a fresh capture, switch to the scalar (micrograd-style) graph, and fold
+or unfold the layers.
+
+Signals: ``captureRequested(bool scalar)``, ``gradCheckRequested(list names)``
+(trainable scenarios: the worker owns the model), ``stepInspected(object)``
+(the training step the shown batch came from, or None), ``moduleSelected(str)``.
+"""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtWidgets
+
+from nnviz.core.autograd_graph import MAX_SCALAR_WEIGHTS, AutogradTrace, capture_autograd_graph
+from nnviz.core.gradcheck import GradCheckResult, gradcheck_scenario_expression
+from nnviz.core.scenarios import Scenario
+from nnviz.qt.backprop_stepper import StepThroughWidget
+from nnviz.qt.theme import DARK, Theme
+
+
+class GraphPanel(QtWidgets.QWidget):
+    captureRequested = QtCore.Signal(bool)
+    gradCheckRequested = QtCore.Signal(list)
+    stepInspected = QtCore.Signal(object)
+    moduleSelected = QtCore.Signal(str)
+
+    def __init__(self, theme: Theme = DARK, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.scenario: Scenario | None = None
+        self.trace: AutogradTrace | None = None
+        self.stepper = StepThroughWidget(theme=theme)
+        self.view = self.stepper.view
+
+        self.header = QtWidgets.QLabel()
+        self.header.setObjectName("graphHeader")
+        self.header.setTextFormat(QtCore.Qt.RichText)
+        self.capture = QtWidgets.QPushButton("Capture this step")
+        self.capture.setToolTip(
+            "Record one forward and backward pass of the batch the model trains on next "
+            "(C). Training is not changed."
+        )
+        self.capture.setShortcut("C")
+        self.capture.clicked.connect(self._request)
+        self.scalar = QtWidgets.QCheckBox("Scalar graph")
+        self.scalar.setToolTip(
+            "Tiny networks: every neuron as scalar multiply, add and activation nodes, "
+            f"so every weight's gradient has its own node (at most {MAX_SCALAR_WEIGHTS} weights)"
+        )
+        self.scalar.toggled.connect(self._request)
+        self.expand = QtWidgets.QPushButton("Expand layers")
+        self.expand.setToolTip("Show every op inside every nn.Module (double-click one box)")
+        self.expand.clicked.connect(self.view.expand_all)
+        self.collapse = QtWidgets.QPushButton("Group by layer")
+        self.collapse.setToolTip("Fold each nn.Module into one box")
+        self.collapse.clicked.connect(self.view.collapse_all)
+        row = QtWidgets.QHBoxLayout()
+        row.setContentsMargins(6, 4, 6, 0)
+        row.addWidget(self.header, 1)
+        for w in (self.scalar, self.expand, self.collapse, self.capture):
+            row.addWidget(w)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addLayout(row)
+        lay.addWidget(self.stepper, 1)
+
+        self.stepper.gradcheck_fn = self._gradcheck
+        self.view.moduleSelected.connect(self.moduleSelected)
+        self.set_theme(theme)
+
+    # --- what to show --------------------------------------------------------------------
+
+    def set_scenario(self, scenario: Scenario) -> None:
+        """A new scenario: forget the old trace until the new one arrives."""
+        self.scenario = scenario
+        trainable = scenario.trainable
+        self.capture.setVisible(trainable)
+        self.scalar.setVisible(trainable)
+        self.scalar.blockSignals(True)
+        self.scalar.setChecked(False)
+        self.scalar.blockSignals(False)
+        self.set_trace(None)
+        self.header.setText(
+            f"<b>{scenario.title}</b> — capturing…" if trainable else f"<b>{scenario.title}</b>"
+        )
+
+    def set_scalar_allowed(self, allowed: bool, why: str = "") -> None:
+        self.scalar.setEnabled(allowed)
+        if not allowed and why:
+            self.scalar.setToolTip(why)
+
+    def show_expression(self, scenario: Scenario, midway: bool = False) -> None:
+        """Capture an expression scenario here (a few scalars) and show it from
+        the start, ready to press Next; ``midway``: in the middle of backward."""
+        self.scenario = scenario
+        trace = capture_autograd_graph(scenario.expression, title=scenario.title)
+        self.set_trace(trace)
+        m = self.stepper.model
+        if midway:
+            m.seek(m.n_forward + max(1, (len(trace.steps) + 1) // 2 + 1))
+        else:
+            m.seek(0)
+
+    @QtCore.Slot(object)
+    def set_trace(self, trace: AutogradTrace | None) -> None:
+        self.trace = trace
+        self.stepper.set_trace(trace)
+        if trace is None:
+            self.stepInspected.emit(None)
+            return
+        n_ops = sum(1 for n in trace.nodes.values() if n.kind == "op")
+        n_leaves = sum(1 for n in trace.nodes.values() if n.kind == "leaf")
+        when = f" · training step {trace.train_step:,}" if trace.train_step is not None else ""
+        note = f" · {trace.note}" if trace.note else ""
+        self.header.setText(
+            f"<b>{trace.title or 'graph'}</b>{note}{when} · {n_ops} ops, {n_leaves} leaves, "
+            f"{len(trace.steps)} backward steps"
+        )
+        self.stepInspected.emit(trace.train_step)
+
+    @QtCore.Slot(str)
+    def highlight_module(self, path: str) -> None:
+        self.view.highlight_module(path)
+
+    def set_theme(self, theme: Theme) -> None:
+        self.stepper.set_theme(theme)
+        self.header.setStyleSheet(f"color: {theme.foreground}; font-size: {10 * theme.scale}pt;")
+
+    # --- gradient check --------------------------------------------------------------------
+
+    def _gradcheck(self, names: list[str]) -> GradCheckResult | None:
+        sc = self.scenario
+        if sc is None:
+            return None
+        if not sc.trainable:
+            return gradcheck_scenario_expression(sc)
+        if self.scalar.isChecked():  # scalar leaves are not the model's parameter names
+            names = []
+        self.gradCheckRequested.emit(names)
+        return None  # the worker answers with show_gradcheck
+
+    @QtCore.Slot(object)
+    def show_gradcheck(self, result: GradCheckResult) -> None:
+        self.stepper.show_gradcheck(result)
+
+    def _request(self) -> None:
+        if self.scenario is not None and self.scenario.trainable:
+            self.captureRequested.emit(self.scalar.isChecked())
