@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from nnviz.core.devices import lower_thread_priority
 from nnviz.core.engine import EvalMetrics, TrainConfig, Trainer
 from nnviz.core.errors import NnvizError
 from nnviz.core.scenarios import Scenario
@@ -133,7 +134,7 @@ class TrainingWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        _lower_thread_priority()
+        lower_thread_priority()  # the GUI thread wins the CPU when it needs it
         steps: list[int] = []
         losses: list[float] = []
         evals: list[EvalMetrics] = []
@@ -302,18 +303,6 @@ def _model_info(t: Trainer) -> ModelInfo:
         data_name=ds.name,
         layer_modules=tuple((layer.linear, layer.act) for layer in t.layers),
     )
-
-
-def _lower_thread_priority() -> None:
-    """Let the GUI thread win the CPU when it needs it (DESIGN.md §4)."""
-    try:
-        import os
-
-        if hasattr(os, "setpriority"):
-            tid = threading.get_native_id()
-            os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 5))
-    except (OSError, AttributeError):
-        pass
 
 
 class WorkerThread:
