@@ -194,7 +194,10 @@ class LossView(QtWidgets.QWidget):
             pi.setDownsampling(auto=True, mode="peak")
         self.acc_plot.setXLink(self.loss_plot)
         for pw in (self.loss_plot, self.acc_plot):
-            pw.getPlotItem().getAxis("left").enableAutoSIPrefix(False)  # no "loss (x0.001)"
+            pi = pw.getPlotItem()
+            pi.getAxis("left").enableAutoSIPrefix(False)  # no "loss (x0.001)"
+            for name in ("left", "bottom"):  # grid lines behind the curves and the legend
+                pi.getAxis(name).setZValue(-1)
         # accuracy autoranges inside 0..100 % but never zooms to a sliver of a percent
         self.acc_plot.getPlotItem().getViewBox().setLimits(yMin=-2, yMax=102, minYRange=10)
         self.loss_plot.setMinimumHeight(80)
