@@ -58,6 +58,15 @@ class BoundaryView(QtWidgets.QWidget):
         self.plot.addItem(self.test_points)
         lay.addWidget(self.glw, 3)
         lay.addWidget(self.thumbs_view, 1)
+        self.glw.setToolTip(
+            "The model's probability of class 1 over the input plane; the white line is "
+            "where it crosses 0.5. Dots are the data, coloured by class; ringed dots are "
+            "held out for testing."
+        )
+        self.thumbs_view.setToolTip(
+            "What each hidden neuron computes over the same plane (its activation), "
+            "as TensorFlow Playground shows it"
+        )
         self._points: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.set_theme(theme)
 
@@ -117,9 +126,8 @@ class BoundaryView(QtWidgets.QWidget):
         self.plot.setTitle(
             f"<span style='color:{t.foreground}'>decision boundary</span>"
             f"<span style='color:{t.muted}'>  P(class 1) "
-            f"<span style='color:{t.negative}'>0</span> … "
-            f"<span style='color:{t.positive}'>1</span>, line at 0.5; "
-            f"ringed: test points</span>",
+            f"<span style='color:{t.negative}'>0</span>…"
+            f"<span style='color:{t.positive}'>1</span> · ringed: test</span>",
             size=f"{11 * t.scale:.0f}pt",
         )
 

@@ -213,7 +213,9 @@ class LossView(QtWidgets.QWidget):
         self.val_loss = pg.PlotDataItem(name="validation")
         self.train_acc = pg.PlotDataItem()
         self.val_acc = pg.PlotDataItem()
-        lp.addItem(self.train_raw)
+        # the raw (faint) curve doesn't set the y range: one spike would flatten
+        # everything else (TensorBoard's "ignore outliers"); the smoothed one does
+        lp.addItem(self.train_raw, ignoreBounds=True)
         lp.addItem(self.train_smooth)
         lp.addItem(self.val_loss)
         ap.addItem(self.train_acc)
