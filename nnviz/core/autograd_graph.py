@@ -47,6 +47,18 @@ LOCAL_FORMULAS = {
     "Mean": "1/n",
     "Sum": "1",
     "Pow": "p·z^(p−1)",
+    "Abs": "sign(z)",
+    "Sqrt": "1/(2√z)",
+    "Addmm": "z = b + x·Wᵀ: dz/dx = W, dz/dWᵀ = xᵀ, dz/db sums over rows",
+    "Mm": "z = x·W: dz/dx = W, dz/dW = xᵀ",
+    "T": "transposes the gradient back",
+    "View": "reshapes the gradient back",
+    "Reshape": "reshapes the gradient back",
+    "Stack": "splits the gradient back to each input",
+    "LogSoftmax": "dL/dz = g − softmax(z)·Σg",
+    "NllLoss": "−1/m at each row's target class, 0 elsewhere",
+    "BinaryCrossEntropy": "(a − y) / (a(1 − a)·m)",
+    "MseLoss": "2(ŷ − y)/m",
 }
 
 
@@ -128,6 +140,8 @@ class AutogradTrace:
     note: str = ""
     module_types: dict[str, str] = field(default_factory=dict, repr=False)  # path -> class
     train_step: int | None = None  # the training step the batch came from (trainer graphs)
+    target: np.ndarray | None = field(default=None, repr=False)  # the batch's targets y
+    scalar: bool = False  # the micrograd-style graph (every weight its own node)
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -161,6 +175,25 @@ class AutogradTrace:
 
 
 # --- forward recording -----------------------------------------------------------
+
+_ACTIVE: list[_Recorder] = []
+
+
+class module_scope:  # noqa: N801 (used like a function: ``with module_scope("0"):``)
+    """Ops made inside ``with module_scope(path):`` during a capture belong to
+    module ``path`` (for forwards that compute a module's work by hand, like the
+    scalar graph)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        for rec in _ACTIVE:
+            rec.module_stack.append(self.path)
+
+    def __exit__(self, *exc) -> None:
+        for rec in _ACTIVE:
+            rec.module_stack.pop()
 
 
 class _Recorder(TorchFunctionMode):
@@ -235,21 +268,27 @@ def capture_autograd_graph(
     note: str = "",
     local_names: bool | None = None,
     keep_grads: bool = False,
+    extra_modules: Mapping[str, nn.Module] | None = None,
 ) -> AutogradTrace:
     """Run ``fn()`` (a forward returning the output) and one backward; record all.
 
     ``names`` names leaves and parameters (a name → tensor mapping, or a module
     whose ``named_parameters`` are used; a module also gives each op its owning
-    module path). ``local_names`` (default: on unless ``names`` is a module)
-    names intermediate results after the variables of ``fn``'s frames. Leaf
+    module path). ``fn`` may return ``(output, named)``: ``named`` maps names to
+    leaves and to intermediate results (``{"z": z}``) alike. ``local_names``
+    (default: on unless ``names`` is a module) names intermediate results after
+    the variables of ``fn``'s frames. ``extra_modules`` (path → module, e.g.
+    ``{"loss": loss_fn}``) group ops made outside ``names``'s modules. Leaf
     ``.grad`` values are restored afterwards unless ``keep_grads``.
     """
     module = _module_of(names)
     named = _named_tensors(names)
     rec = _Recorder()
     handles = []
-    if module is not None:
-        for path, m in module.named_modules():
+    hooked = list(module.named_modules()) if module is not None else []
+    hooked += list((extra_modules or {}).items())
+    if hooked:
+        for path, m in hooked:
 
             def pre(_m, _inp, path=path):
                 rec.module_stack.append(path)
@@ -270,17 +309,22 @@ def capture_autograd_graph(
             if locals_rec is not None:
                 sys.setprofile(locals_rec)
             try:
+                _ACTIVE.append(rec)
                 with rec:
                     out = fn()
             finally:
+                _ACTIVE.remove(rec)
                 if locals_rec is not None:
                     sys.setprofile(old_profile)
     finally:
         for h in handles:
             h.remove()
+    inner: list[tuple[str, torch.Tensor]] = []  # named intermediate results
     if isinstance(out, tuple):  # expression scenarios: (out, leaves)
         out, extra = out
-        named = {**dict(extra), **named}
+        extra = dict(extra)
+        inner = [(k, t) for k, t in extra.items() if t.grad_fn is not None]
+        named = {**{k: t for k, t in extra.items() if t.grad_fn is None}, **named}
     if not isinstance(out, torch.Tensor):
         raise NnvizError("the forward must return a tensor; return the loss or output")
     if out.grad_fn is None:
@@ -288,13 +332,12 @@ def capture_autograd_graph(
             "the output does not depend on anything that requires a gradient; "
             "mark the leaves with requires_grad=True"
         )
-    var_tensors = (
+    var_tensors = inner + (
         [(locals_rec.names[id(t)], t) for t in locals_rec.keep] if locals_rec is not None else []
     )
     leaf_names = {id(t): n for n, t in named.items()}
     trace = _walk_and_backward(out, rec, leaf_names, var_tensors, title, note, keep_grads)
-    if module is not None:
-        trace.module_types.update({p: type(m).__name__ for p, m in module.named_modules() if p})
+    trace.module_types.update({p: type(m).__name__ for p, m in hooked if p})
     return trace
 
 
@@ -332,6 +375,7 @@ def _walk_and_backward(out, rec, leaf_names, var_tensors, title, note, keep_grad
                 r = None
             if isinstance(r, torch.Tensor):
                 saved_results[nid] = r.detach().clone()
+    saved_inputs = _saved_inputs(fns, edges, rec, saved_results)
 
     # 2. one backward with a hook on every node
     order: list[str] = []
@@ -407,6 +451,7 @@ def _walk_and_backward(out, rec, leaf_names, var_tensors, title, note, keep_grad
             module=module,
             is_param=is_param,
         )
+    _recover_values(nodes, saved_inputs, edges)
     # names of intermediate variables (u, v, L) for expressions
     by_fn: dict[int, str] = {}
     for vname, t in var_tensors:
@@ -451,7 +496,7 @@ def _walk_and_backward(out, rec, leaf_names, var_tensors, title, note, keep_grad
             passed.append(EdgeGrad(ids[id(g)], slot, pg, _local(up[0] if up else None, pg)))
         steps.append(BackwardStep(i, nid, up, tuple(passed)))
 
-    forward = tuple(n for n in nx.lexicographical_topological_sort(graph, key=lambda n: _key(n)))
+    forward = _forward_order(graph, fns)
     return AutogradTrace(
         graph=graph,
         nodes=nodes,
@@ -464,8 +509,99 @@ def _walk_and_backward(out, rec, leaf_names, var_tensors, title, note, keep_grad
     )
 
 
-def _key(nid: str) -> tuple[int, int]:
-    return (1, 0) if nid == OUTPUT_ID else (0, -int(nid[1:]))
+# Which saved tensor of a consumer holds its input at a slot (for ops whose own
+# output is not visible from Python, like the transpose inside nn.Linear).
+_SAVED_INPUT = {
+    "AddmmBackward0": {1: "_saved_mat1", 2: "_saved_mat2"},
+    "MmBackward0": {0: "_saved_self", 1: "_saved_mat2"},
+    "BmmBackward0": {0: "_saved_self", 1: "_saved_mat2"},
+}
+_SAVED_DEFAULT = {0: "_saved_self", 1: "_saved_other"}
+# Unary ops whose value follows from their input's.
+_UNARY = {
+    "T": lambda x: x.T,
+    "Abs": np.abs,
+    "Neg": np.negative,
+    "Relu": lambda x: np.maximum(x, 0),
+    "Sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+    "Tanh": np.tanh,
+    "Exp": np.exp,
+}
+
+
+def _saved_inputs(fns: dict, edges, rec, saved_results) -> dict[str, torch.Tensor]:
+    """For ops whose output was not seen: a copy of it from a consumer that saved
+    it as its input (taken before backward frees it)."""
+    found: dict[str, torch.Tensor] = {}
+    for (src, dst), slots in edges.items():
+        f = fns[src]
+        if src in found or src in saved_results or hasattr(f, "variable"):
+            continue
+        entry = rec.values.get(id(f))
+        if entry is not None and entry[0] is f:
+            continue
+        g = fns[dst]
+        for slot in slots:
+            attr = _SAVED_INPUT.get(type(g).__name__, _SAVED_DEFAULT).get(slot)
+            try:
+                t = getattr(g, attr, None) if attr else None
+            except RuntimeError:
+                t = None
+            if isinstance(t, torch.Tensor) and t.is_floating_point():
+                found[src] = t.detach().clone()
+                break
+    return found
+
+
+def _recover_values(nodes: dict[str, GraphNode], saved_inputs: dict, edges) -> None:
+    """Fill in values of ops made inside C++ (Linear's transpose, L1Loss's
+    difference): from a consumer that saved them as its input, else from the
+    input's value for a few unary ops. Only when the shape fits the gradient."""
+    g = nx.DiGraph()
+    g.add_nodes_from(nodes)
+    g.add_edges_from(edges)
+    for nid in nx.topological_sort(g):
+        n = nodes[nid]
+        if n.kind != "op" or n.value is not None:
+            continue
+        want = tuple(n.grad.shape) if n.grad is not None else None
+        value = None
+        t = saved_inputs.get(nid)
+        if t is not None and (want is None or tuple(t.shape) == want):
+            value = to_numpy(t)
+        ins = list(g.predecessors(nid))
+        if value is None and n.op in _UNARY and len(ins) == 1:
+            src = nodes[ins[0]].value
+            if src is not None:
+                with np.errstate(all="ignore"):
+                    v = np.asarray(_UNARY[n.op](np.asarray(src, dtype=np.float64)))
+                if want is None or v.shape == want:
+                    value = _ro(np.array(v.astype(src.dtype), copy=True))
+        if value is not None:
+            nodes[nid] = _replace(n, value=value, shape=n.shape or tuple(value.shape))
+
+
+def _forward_order(graph: nx.DiGraph, fns: dict) -> tuple[str, ...]:
+    """The order the forward ran in (autograd numbers nodes as they are made);
+    a leaf comes right before its first consumer."""
+    seq: dict[str, float] = {}
+    for nid, f in fns.items():
+        if not hasattr(f, "variable"):
+            try:
+                seq[nid] = float(f._sequence_nr())
+            except (AttributeError, RuntimeError):
+                seq[nid] = -float(nid[1:])
+    big = float("inf")
+    key = {}
+    for nid in graph.nodes:
+        if nid == OUTPUT_ID:
+            key[nid] = (big, 1, 0)
+        elif nid in seq:
+            key[nid] = (seq[nid], 1, 0)
+        else:  # a leaf: just before its first consumer
+            first = min((seq.get(s, big) for s in graph.successors(nid)), default=big)
+            key[nid] = (first, 0, int(nid[1:]))
+    return tuple(nx.lexicographical_topological_sort(graph, key=key.__getitem__))
 
 
 def _first(seq):
@@ -523,13 +659,18 @@ def capture_module_graph(
     title: str = "",
     note: str = "",
 ) -> AutogradTrace:
-    """``loss_fn(model(x), y)`` (or ``model(x)`` without a loss), grouped by module."""
+    """``loss_fn(model(x), y)`` (or ``model(x)`` without a loss), grouped by module;
+    a loss that is an ``nn.Module`` groups as module ``loss``."""
 
     def forward():
         out = model(x)
         return loss_fn(out, y) if loss_fn is not None else out
 
-    return capture_autograd_graph(forward, model, title=title, note=note)
+    extra = {"loss": loss_fn} if isinstance(loss_fn, nn.Module) else None
+    trace = capture_autograd_graph(forward, model, title=title, note=note, extra_modules=extra)
+    if y is not None and loss_fn is not None:
+        trace = _replace(trace, target=to_numpy(y))
+    return trace
 
 
 def _activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -549,16 +690,32 @@ def _activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
 
 
 MAX_SCALAR_WEIGHTS = 200
+SCALAR_NODE_BUDGET = 60  # rows of the batch are added while a row adds fewer nodes
+
+
+def scalar_rows(model: nn.Module, max_rows: int = 4) -> int:
+    """How many rows of a batch the scalar graph shows: as many as keep it near
+    ``SCALAR_NODE_BUDGET`` nodes (at least one, at most ``max_rows``)."""
+    from nnviz.core.models import neuron_layers
+
+    layers = neuron_layers(model)
+    if not layers:
+        return 1
+    per_row = layers[0].fan_in + sum(la.width * (2 * la.fan_in + 1) for la in layers)
+    return max(1, min(max_rows, SCALAR_NODE_BUDGET // max(per_row, 1)))
 
 
 def scalar_mlp_forward(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callable
-) -> tuple[Callable[[], torch.Tensor], dict[str, torch.Tensor]]:
+) -> tuple[Callable[[], tuple[torch.Tensor, dict]], dict[str, torch.Tensor]]:
     """The same forward as ``model`` with every neuron expanded into scalar ops.
 
     Each weight and bias becomes its own scalar leaf (``0.weight[j,i]``), each
     input ``x[r,i]`` too, so every weight's gradient appears on its own node
-    (micrograd style). Returns ``(forward, leaves)``.
+    (micrograd style). A neuron's sum is named ``z{l}[r,j]`` and its activation
+    ``a{l}[r,j]`` (layer ``l`` from 1, row ``r``, neuron ``j``), and its ops belong
+    to the Linear's and the activation's module paths. Returns
+    ``(forward, leaves)``; ``forward()`` returns ``(loss, named results)``.
     """
     from nnviz.core.models import neuron_layers
 
@@ -600,26 +757,33 @@ def scalar_mlp_forward(
         for r in range(xs.shape[0])
     ]
 
-    def forward() -> torch.Tensor:
-        rows = []
+    def forward() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        named: dict[str, torch.Tensor] = {}
+        outs = []
         for r in range(len(inputs)):
             a = inputs[r]
-            for layer, w, b in params:
+            for li, (layer, w, b) in enumerate(params, start=1):
                 act = _activation(layer.activation)
                 nxt = []
                 for j in range(len(w)):
-                    z = w[j][0] * a[0]
-                    for i in range(1, len(a)):
-                        z = z + w[j][i] * a[i]
-                    if b is not None:
-                        z = z + b[j]
-                    nxt.append(act(z))
+                    with module_scope(layer.linear):
+                        z = w[j][0] * a[0]
+                        for i in range(1, len(a)):
+                            z = z + w[j][i] * a[i]
+                        if b is not None:
+                            z = z + b[j]
+                    named[f"z{li}[{r},{j}]"] = z
+                    with module_scope(layer.act or layer.linear):
+                        aj = act(z)
+                    if aj is not z:
+                        named[f"a{li}[{r},{j}]"] = aj
+                    nxt.append(aj)
                 a = nxt
-            rows.append(torch.stack(a))
-        out = torch.stack(rows)
-        return loss_fn(
-            out, y.detach().cpu().reshape(out.shape) if y.dtype.is_floating_point else y.cpu()
-        )
+            outs.extend(a)
+        out = torch.stack(outs).reshape(len(inputs), -1)  # one Stack, one View
+        target = y.detach().cpu()
+        target = target.reshape(out.shape) if target.dtype.is_floating_point else target
+        return loss_fn(out, target), named
 
     return forward, leaves
 
@@ -627,7 +791,8 @@ def scalar_mlp_forward(
 def capture_trainer_graph(trainer, scalar: bool = False, max_rows: int = 4) -> AutogradTrace:
     """One forward + backward of ``trainer``'s next batch (no update).
 
-    ``scalar``: the micrograd-style graph of the first ``max_rows`` rows.
+    ``scalar``: the micrograd-style graph of the first rows of the batch (at
+    most ``max_rows``, fewer when a row alone makes a big graph).
     """
     x, y = trainer.sample_batch()
     trace = _capture_batch(trainer, x, y, scalar, max_rows)
@@ -637,15 +802,21 @@ def capture_trainer_graph(trainer, scalar: bool = False, max_rows: int = 4) -> A
 def _capture_batch(trainer, x, y, scalar: bool, max_rows: int) -> AutogradTrace:
     sc = trainer.scenario
     if scalar:
-        fwd, leaves = scalar_mlp_forward(trainer.model, x[:max_rows], y[:max_rows], trainer.loss_fn)
-        rows = min(max_rows, int(x.shape[0]))
-        return capture_autograd_graph(
+        rows = min(scalar_rows(trainer.model, max_rows), int(x.shape[0]))
+        fwd, leaves = scalar_mlp_forward(trainer.model, x[:rows], y[:rows], trainer.loss_fn)
+        loss = trainer.loss_fn
+        trace = capture_autograd_graph(
             fwd,
             leaves,
             title=sc.title,
             note=f"scalar graph of {rows} row{'s' if rows != 1 else ''} of the batch",
             local_names=False,
+            extra_modules={"loss": loss} if isinstance(loss, nn.Module) else None,
         )
+        trace.module_types.update(
+            {p: type(m).__name__ for p, m in trainer.model.named_modules() if p}
+        )
+        return _replace(trace, target=to_numpy(y[:rows]), scalar=True)
     return capture_module_graph(
         trainer.model,
         x,

@@ -45,18 +45,29 @@ SPEEDS: tuple[tuple[str, float, bool], ...] = (
 DEFAULT_SPEED = len(SPEEDS) - 1
 
 
+MAX_HIDDEN_LAYERS = 8
+MAX_WIDTH = 2048
+HIDDEN_HELP = "Hidden layer sizes, comma separated, e.g. 8, 8 (empty: no hidden layer)"
+
+
+def hidden_problem(text: str) -> str | None:
+    """What is wrong with a hidden-layers text, or None when it is fine."""
+    parts = [t for t in text.replace(";", ",").replace(" ", ",").split(",") if t]
+    bad = [t for t in parts if not t.isdigit()]
+    if bad:
+        return f"Hidden layers: {bad[0]!r} is not a number of neurons. Write sizes like 8, 8"
+    if len(parts) > MAX_HIDDEN_LAYERS:
+        return f"Hidden layers: at most {MAX_HIDDEN_LAYERS} layers, got {len(parts)}"
+    if any(not 1 <= int(t) <= MAX_WIDTH for t in parts):
+        return f"Hidden layers: each layer needs 1 to {MAX_WIDTH} neurons"
+    return None
+
+
 def parse_hidden(text: str) -> tuple[int, ...] | None:
     """ "8, 8" → (8, 8); "" → () (no hidden layer); None when malformed."""
-    text = text.strip()
-    if not text:
-        return ()
-    try:
-        sizes = tuple(int(t) for t in text.replace(";", ",").replace(" ", ",").split(",") if t)
-    except ValueError:
+    if hidden_problem(text) is not None:
         return None
-    if any(s < 1 or s > 2048 for s in sizes) or len(sizes) > 8:
-        return None
-    return sizes
+    return tuple(int(t) for t in text.replace(";", ",").replace(" ", ",").split(",") if t)
 
 
 class ControlsPanel(QWidget):
@@ -118,7 +129,7 @@ class ControlsPanel(QWidget):
         play_lay.addWidget(self.speed_label)
         outer.addWidget(self.playback)
 
-        form_box = QGroupBox("Model and optimizer")
+        self.form_box = form_box = QGroupBox("Model and optimizer")
         form = QFormLayout(form_box)
         self.device = QComboBox()
         self.device.setToolTip("Where torch trains: the CPU or a CUDA device")
@@ -148,10 +159,7 @@ class ControlsPanel(QWidget):
         self.activation.setToolTip("Activation of the hidden layers")
         self.hidden = QLineEdit()
         self.hidden.setPlaceholderText("e.g. 8, 8")
-        self.hidden.setToolTip(
-            "Hidden layer sizes, comma separated (empty: no hidden layer). "
-            "Changing the architecture resets the model."
-        )
+        self.hidden.setToolTip(HIDDEN_HELP + ". Changing the architecture resets the model.")
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setKeyboardTracking(False)
@@ -164,6 +172,13 @@ class ControlsPanel(QWidget):
         form.addRow("Hidden layers", self.hidden)
         form.addRow("Activation", self.activation)
         form.addRow("Seed", self.seed)
+        # what is wrong with an edit, said where the user looks (not only a red border)
+        self.problem = QLabel()
+        self.problem.setObjectName("settingsProblem")
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color: #e5484d; font-weight: bold;")
+        self.problem.hide()
+        form.addRow(self.problem)
         outer.addWidget(form_box)
         self.params = QLabel()
         self.params.setWordWrap(True)
@@ -195,18 +210,27 @@ class ControlsPanel(QWidget):
 
     # --- showing a config ---------------------------------------------------------
 
-    def show_config(self, scenario: Scenario, config: TrainConfig, param_count: int = 0) -> None:
+    def show_config(
+        self,
+        scenario: Scenario,
+        config: TrainConfig,
+        param_count: int = 0,
+        device: str | None = None,
+    ) -> None:
+        """Show what is in use; ``device``: where the model really is (``auto`` resolved)."""
         self._updating = True
         try:
             self._scenario, self._config = scenario, config
             self.scenario.setCurrentIndex(self.scenario.findData(scenario.id))
-            self.source.setText(f"{scenario.source}<br><i>{scenario.figure}</i>")
+            note = "" if scenario.trainable else "<br>Nothing to train: step through its graph."
+            self.source.setText(f"{scenario.source}<br><i>{scenario.figure}</i>{note}")
             self.data_button.setVisible(scenario.data_kind is not None)
             trainable = scenario.trainable
-            for w in (self.device, self.optimizer, self.lr, self.batch, self.loss, self.seed):
-                w.setEnabled(trainable)
-            self.playback.setEnabled(trainable)
-            _select(self.device, config.device if config.device != "auto" else "cpu")
+            # an expression has no optimizer, loss or speed: hide, rather than show stale values
+            self.playback.setVisible(trainable)
+            self.form_box.setVisible(trainable)
+            device = device or (config.device if config.device != "auto" else "cpu")
+            _select(self.device, "cuda:0" if device == "cuda" else device)
             _select(self.optimizer, config.optimizer)
             self.lr.setValue(config.lr)
             self.batch.setValue(config.batch_size or 0)
@@ -219,7 +243,7 @@ class ControlsPanel(QWidget):
                 _select(self.activation, config.activation)
             self.seed.setValue(config.seed)
             self.params.setText(f"{param_count:,} learnable parameters" if param_count else "")
-            self.hidden.setStyleSheet("")
+            self._show_problem(None)
         finally:
             self._updating = False
 
@@ -231,12 +255,11 @@ class ControlsPanel(QWidget):
     def current_config(self) -> TrainConfig | None:
         if self._config is None:
             return None
-        hidden = parse_hidden(self.hidden.text())
-        if hidden is None:
-            self.hidden.setStyleSheet("border: 2px solid #d33;")
-            self.hidden.setToolTip("Write sizes like 8, 8 (1 to 2048 neurons, at most 8 layers)")
+        problem = hidden_problem(self.hidden.text())
+        self._show_problem(problem)
+        if problem is not None:
             return None
-        self.hidden.setStyleSheet("")
+        hidden = parse_hidden(self.hidden.text())
         editable = self._scenario is not None and self._scenario.editable
         return replace(
             self._config,
@@ -249,6 +272,11 @@ class ControlsPanel(QWidget):
             activation=self.activation.currentData() if editable else self._config.activation,
             seed=int(self.seed.value()),
         )
+
+    def _show_problem(self, text: str | None) -> None:
+        self.problem.setText(text or "")
+        self.problem.setVisible(bool(text))
+        self.hidden.setStyleSheet("border: 2px solid #e5484d;" if text else "")
 
     def _changed(self, *_):
         if self._updating:

@@ -7,6 +7,7 @@ most one at a time and at most once a frame, so watching costs training little.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
@@ -25,6 +26,7 @@ class Session(QObject):
     built = Signal(object)  # ModelInfo
     playingChanged = Signal(bool)
     errorRaised = Signal(str, str)
+    configRejected = Signal(object)  # ModelInfo still in use (None: none built yet)
     halted = Signal(str)
     graphReady = Signal(object)
     gradcheckReady = Signal(object)
@@ -52,6 +54,7 @@ class Session(QObject):
         w.built.connect(self._on_built, Qt.QueuedConnection)
         w.state.connect(self._on_state, Qt.QueuedConnection)
         w.error.connect(self.errorRaised, Qt.QueuedConnection)
+        w.rejected.connect(self._on_rejected, Qt.QueuedConnection)
         w.halted.connect(self.halted, Qt.QueuedConnection)
         w.graph.connect(self.graphReady, Qt.QueuedConnection)
         w.gradcheck.connect(self.gradcheckReady, Qt.QueuedConnection)
@@ -77,6 +80,10 @@ class Session(QObject):
         self.config = config or TrainConfig.for_scenario(sc)
         if sc.trainable:
             self.worker.configure(sc, self.config, data_dir)
+        else:  # nothing to train: the previous scenario must not go on in the background
+            self.info = None
+            self.step, self.epoch, self.last_loss, self.rate = 0, 0, float("nan"), 0.0
+            self.worker.unload()
 
     def apply_config(self, config: TrainConfig) -> None:
         if self.scenario is not None and self.scenario.trainable:
@@ -84,6 +91,9 @@ class Session(QObject):
             self.worker.configure(self.scenario, config, self.data_dir)
 
     def set_lr(self, lr: float) -> None:
+        """Applied live: the model and its training so far are kept."""
+        if self.config is not None:
+            self.config = replace(self.config, lr=float(lr))
         self.worker.set_lr(lr)
 
     def toggle(self) -> None:
@@ -96,8 +106,9 @@ class Session(QObject):
         self.worker.pause()
 
     def step_once(self) -> None:
-        self.animator.start()
-        self.worker.step(1)
+        if self.info is not None:
+            self.animator.start()
+            self.worker.step(1)
 
     def step_epoch(self) -> None:
         self.worker.step_epoch()
@@ -107,7 +118,7 @@ class Session(QObject):
 
     def set_speed(self, seconds_per_step: float, animate: bool) -> None:
         self._full_speed = seconds_per_step <= 0
-        self.pacer.set_racing(self.playing and self._full_speed)
+        self._set_racing(self.playing and self._full_speed)
         self.animator.configure(seconds_per_step, animate)
         self.worker.set_delay(seconds_per_step, every_step_snapshot=animate)
 
@@ -137,17 +148,29 @@ class Session(QObject):
 
     def _on_built(self, info: ModelInfo) -> None:
         self.info = info
-        self.config = info.config
-        self.step, self.epoch, self.last_loss = 0, 0, float("nan")
+        self.scenario, self.config = info.scenario, info.config
+        self.step, self.epoch, self.last_loss, self.rate = 0, 0, float("nan"), 0.0
         self._in_flight = False
         self.built.emit(info)
+
+    def _on_rejected(self, message: str, details: str) -> None:
+        # the worker kept the model it had: so do we
+        if self.info is not None:
+            self.scenario, self.config = self.info.scenario, self.info.config
+        self.configRejected.emit(self.info)
+        self.errorRaised.emit(message, details)
 
     def _on_state(self, state: str) -> None:
         playing = state == "playing"
         if playing != self.playing:
             self.playing = playing
-            self.pacer.set_racing(playing and self._full_speed)
+            self._set_racing(playing and self._full_speed)
             self.playingChanged.emit(playing)
+
+    def _set_racing(self, racing: bool) -> None:
+        self.pacer.set_racing(racing)
+        if not racing:  # back to the full frame rate now, not after a stretched frame
+            self.timer.setInterval(round(self.pacer.interval_ms))
 
     def _tick(self) -> None:
         if self._newest is not None:

@@ -8,11 +8,13 @@ thread never blocks on training and training never waits for drawing.
 
 from __future__ import annotations
 
+import atexit
 import math
 import queue
 import threading
 import time
 import traceback
+import weakref
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -66,6 +68,7 @@ class TrainingWorker(QObject):
     gradcheck = Signal(object)  # GradCheckResult, on request
     state = Signal(str)  # "playing" / "paused"
     error = Signal(str, str)  # (message, details)
+    rejected = Signal(str, str)  # a configuration could not be built: (message, details)
     halted = Signal(str)  # training paused by itself: NaN/Inf loss, end reached
 
     def __init__(self) -> None:
@@ -85,8 +88,15 @@ class TrainingWorker(QObject):
         self._commands.put(cmd)
         self._wake.set()
 
-    def configure(self, scenario: Scenario, config: TrainConfig, data_dir=None) -> None:
-        self._send("configure", scenario, config, data_dir)
+    def configure(self, scenario: Scenario, config: TrainConfig, data_dir=None, model=None) -> None:
+        """Build a trainer (on the worker thread); ``model``: a user's nn.Module
+        instead of the scenario's. On failure the old trainer stays and
+        ``rejected`` says why."""
+        self._send("configure", scenario, config, data_dir, model)
+
+    def unload(self) -> None:
+        """Drop the trainer (an expression scenario has none): nothing trains."""
+        self._send("unload")
 
     def play(self) -> None:
         self._send("play")
@@ -153,6 +163,8 @@ class TrainingWorker(QObject):
                 continue
             if self._budget > 0:
                 self._budget -= 1
+                if self._budget == 0:  # the last step of Step / Step epoch: show it
+                    t.request_snapshot()
             try:
                 m = t.step(snapshot=self._snapshot_every_step)
             except Exception as exc:  # a user model may raise anything
@@ -189,9 +201,10 @@ class TrainingWorker(QObject):
         QThread.currentThread().quit()  # let the thread's event loop end at once
 
     def _sleep(self, seconds: float) -> None:
-        end = time.perf_counter() + seconds
+        start = time.perf_counter()
         while not self._stop and self._commands.empty():
-            left = end - time.perf_counter()
+            # the delay is re-read: moving the speed slider takes effect at once
+            left = start + min(seconds, self._delay) - time.perf_counter()
             if left <= 0:
                 return
             self._wake.wait(min(left, 0.05))
@@ -232,26 +245,27 @@ class TrainingWorker(QObject):
 
     def _handle(self, cmd: str, args, steps, losses, evals) -> None:
         if cmd == "configure":
-            scenario, config, data_dir = args
-            trainer = Trainer(scenario, config, data_dir=data_dir)  # may raise: keep the old one
+            self._configure(*args, steps=steps, losses=losses, evals=evals)
+        elif cmd == "unload":
+            self.trainer = None
             steps.clear(), losses.clear(), evals.clear()
-            self.trainer = trainer
             self._playing, self._budget = False, 0
             self.state.emit("paused")
-            self.built.emit(_model_info(trainer))
-            self.snapshot.emit(trainer.snapshot())
         elif self.trainer is None:
             return
         elif cmd == "play":
             self._playing, self._budget = True, 0
             self.state.emit("playing")
         elif cmd == "pause":
+            was_playing = self._playing
             self._playing, self._budget = False, 0
+            self._flush(steps, losses, evals, time.perf_counter(), 0)
             self.state.emit("paused")
+            if was_playing:  # the views show the model as it stopped, not a frame earlier
+                self.snapshot.emit(self.trainer.snapshot())
         elif cmd == "step":
             self._playing = False
             self._budget += int(args[0])
-            self.trainer.request_snapshot()
             self.state.emit("paused")
         elif cmd == "step_epoch":
             self._playing = False
@@ -266,6 +280,8 @@ class TrainingWorker(QObject):
             self.built.emit(_model_info(self.trainer))
             self.snapshot.emit(self.trainer.snapshot())
         elif cmd == "lr":
+            if not (math.isfinite(float(args[0])) and float(args[0]) > 0):
+                raise NnvizError(f"the learning rate must be a positive number, got {args[0]!r}")
             for group in self.trainer.optimizer.param_groups:
                 group["lr"] = float(args[0])
             self.trainer.config = replace(self.trainer.config, lr=float(args[0]))
@@ -279,6 +295,23 @@ class TrainingWorker(QObject):
             from nnviz.core.gradcheck import gradcheck_trainer
 
             self.gradcheck.emit(gradcheck_trainer(self.trainer, args[0] or None))
+
+    def _configure(self, scenario, config, data_dir, model, *, steps, losses, evals) -> None:
+        try:
+            trainer = Trainer(scenario, config, data_dir=data_dir, model=model)
+            info = _model_info(trainer)
+        except NnvizError as exc:  # keep the old trainer; the GUI shows its settings again
+            self.rejected.emit(str(exc), "")
+            return
+        except Exception as exc:
+            self.rejected.emit(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+            return
+        steps.clear(), losses.clear(), evals.clear()
+        self.trainer = trainer
+        self._playing, self._budget = False, 0
+        self.state.emit("paused")
+        self.built.emit(info)
+        self.snapshot.emit(trainer.snapshot())  # may raise (a user's model): the error dialog
 
 
 def _model_info(t: Trainer) -> ModelInfo:
@@ -305,6 +338,17 @@ def _model_info(t: Trainer) -> ModelInfo:
     )
 
 
+_LIVE: weakref.WeakSet[WorkerThread] = weakref.WeakSet()
+
+
+@atexit.register
+def _join_all() -> None:
+    """A script or test that never closed its window: stop the threads before
+    Python tears down, instead of Qt aborting on a running QThread."""
+    for wt in list(_LIVE):
+        wt.shutdown()
+
+
 class WorkerThread:
     """Owns the QThread and the worker; joins on close."""
 
@@ -317,8 +361,14 @@ class WorkerThread:
 
     def start(self) -> None:
         self.thread.start()
+        _LIVE.add(self)
 
     def shutdown(self, timeout_ms: int = 2000) -> bool:
+        """Stop the loop and join the thread; False if it did not end in time
+        (a long graph capture or gradient check still running)."""
         self.worker.stop()
         self.thread.quit()
-        return self.thread.wait(timeout_ms)
+        done = self.thread.wait(timeout_ms)
+        if done:
+            _LIVE.discard(self)
+        return done
