@@ -14,7 +14,7 @@ VIEWS = ("network", "graph", "loss", "all")
 
 def save_widget(widget, path: Path) -> Path:
     """Save what a widget shows, as PNG (raster) or SVG (vector)."""
-    from PySide6.QtCore import QRect, QSize
+    from PySide6.QtCore import QPoint, QRect, QSize
     from PySide6.QtGui import QPainter
 
     path = Path(path)
@@ -34,8 +34,10 @@ def save_widget(widget, path: Path) -> Path:
         gen.setViewBox(QRect(0, 0, size.width(), size.height()))
         gen.setTitle("nnviz")
         painter = QPainter(gen)
-        widget.render(painter)
-        painter.end()
+        try:
+            widget.render(painter, QPoint(0, 0))
+        finally:
+            painter.end()  # a painter left active on the generator crashes Qt
     else:
         raise NnvizError(f"can only write .png or .svg files, not {suffix or 'no extension'!r}")
     return path
@@ -143,9 +145,10 @@ def render_scenario(
         grid.setColumnStretch(1, 2)
     else:
         grid.addWidget(parts["network"], 0, 0, 1, 2)
-    grid.addWidget(parts["loss"], 1, 0, 1, 2)
-    grid.setRowStretch(0, 3)
-    grid.setRowStretch(1, 2)
+    if "loss" in parts:
+        grid.addWidget(parts["loss"], 1, 0, 1, 2)
+        grid.setRowStretch(0, 3)
+        grid.setRowStretch(1, 2)
     return _grab(app, box, size, out)
 
 
