@@ -79,6 +79,8 @@ def trace_json(trace: AutogradTrace, scenario_id: str = "") -> dict:
         "edges": [[u, v] for u, v in trace.graph.edges],
         "backward_order": list(trace.backward_order),
         "output": trace.output,
+        "target": tensor_json(trace.target),  # the batch's y (model graphs), else null
+        "train_step": trace.train_step,
     }
 
 

@@ -17,6 +17,7 @@ consumer (forward direction).
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,13 +50,13 @@ LOCAL_FORMULAS = {
     "Pow": "p·z^(p−1)",
     "Abs": "sign(z)",
     "Sqrt": "1/(2√z)",
-    "Addmm": "z = b + x·Wᵀ: dz/dx = W, dz/dWᵀ = xᵀ, dz/db sums over rows",
-    "Mm": "z = x·W: dz/dx = W, dz/dW = xᵀ",
+    "Addmm": "z = b + x·Wᵀ, so dL/dx = dL/dz·W, dL/dWᵀ = xᵀ·dL/dz, dL/db = Σ_rows dL/dz",
+    "Mm": "z = x·W, so dL/dx = dL/dz·Wᵀ, dL/dW = xᵀ·dL/dz",
     "T": "transposes the gradient back",
     "View": "reshapes the gradient back",
     "Reshape": "reshapes the gradient back",
     "Stack": "splits the gradient back to each input",
-    "LogSoftmax": "dL/dz = g − softmax(z)·Σg",
+    "LogSoftmax": "g − softmax(z)·Σg row by row (g: upstream)",
     "NllLoss": "−1/m at each row's target class, 0 elsewhere",
     "BinaryCrossEntropy": "(a − y) / (a(1 − a)·m)",
     "MseLoss": "2(ŷ − y)/m",
@@ -176,7 +177,13 @@ class AutogradTrace:
 
 # --- forward recording -----------------------------------------------------------
 
-_ACTIVE: list[_Recorder] = []
+_LOCAL = threading.local()  # the captures running in this thread (worker and GUI apart)
+
+
+def _active() -> list[_Recorder]:
+    if not hasattr(_LOCAL, "recorders"):
+        _LOCAL.recorders = []
+    return _LOCAL.recorders
 
 
 class module_scope:  # noqa: N801 (used like a function: ``with module_scope("0"):``)
@@ -188,11 +195,11 @@ class module_scope:  # noqa: N801 (used like a function: ``with module_scope("0"
         self.path = path
 
     def __enter__(self) -> None:
-        for rec in _ACTIVE:
+        for rec in _active():
             rec.module_stack.append(self.path)
 
     def __exit__(self, *exc) -> None:
-        for rec in _ACTIVE:
+        for rec in _active():
             rec.module_stack.pop()
 
 
@@ -309,11 +316,11 @@ def capture_autograd_graph(
             if locals_rec is not None:
                 sys.setprofile(locals_rec)
             try:
-                _ACTIVE.append(rec)
+                _active().append(rec)
                 with rec:
                     out = fn()
             finally:
-                _ACTIVE.remove(rec)
+                _active().remove(rec)
                 if locals_rec is not None:
                     sys.setprofile(old_profile)
     finally:
@@ -461,7 +468,8 @@ def _walk_and_backward(out, rec, leaf_names, var_tensors, title, note, keep_grad
         nm = by_fn.get(id(f))
         if nm and nodes[nid].kind == "op":
             nodes[nid] = _replace(nodes[nid], name=nm, label=nm)
-    _infer_modules(nodes, edges)
+    unseen = {nid for nid in fns if nid not in leaves and not _recorded(rec, fns[nid])}
+    _infer_modules(nodes, edges, unseen)
 
     out_name = var_names.get(id(out), "")
     nodes[OUTPUT_ID] = GraphNode(
@@ -493,7 +501,8 @@ def _walk_and_backward(out, rec, leaf_names, var_tensors, title, note, keep_grad
             if g is None or slot >= len(gin):
                 continue
             pg = to_numpy(gin[slot])
-            passed.append(EdgeGrad(ids[id(g)], slot, pg, _local(up[0] if up else None, pg)))
+            loc = _local(nodes[nid].op, up[0] if up else None, pg)
+            passed.append(EdgeGrad(ids[id(g)], slot, pg, loc))
         steps.append(BackwardStep(i, nid, up, tuple(passed)))
 
     forward = _forward_order(graph, fns)
@@ -614,25 +623,71 @@ def _replace(obj, **kw):
     return replace(obj, **kw)
 
 
-def _local(up: np.ndarray | None, passed: np.ndarray | None) -> np.ndarray | None:
-    """passed_on / upstream when the op is elementwise (or upstream is a scalar)."""
+# Ops whose output entry k depends only on entry k of each input (same shape).
+ELEMENTWISE = frozenset(
+    [
+        "Mul",
+        "Div",
+        "Add",
+        "Sub",
+        "Neg",
+        "Sigmoid",
+        "Tanh",
+        "Relu",
+        "Exp",
+        "Log",
+        "Pow",
+        "Abs",
+        "Sqrt",
+        "Clone",
+        "Gelu",
+        "Silu",
+        "Elu",
+        "LeakyRelu",
+        "Hardtanh",
+        "Softplus",
+        "Rsub",
+        "Reciprocal",
+        "Square",
+        "Sin",
+        "Cos",
+    ]
+)
+
+
+def _local(op: str, up: np.ndarray | None, passed: np.ndarray | None) -> np.ndarray | None:
+    """The local derivative, passed_on / upstream, where it is one: for an
+    elementwise op, or when the op's output is a single number."""
     if up is None or passed is None:
         return None
-    if up.size != 1 and up.shape != passed.shape:
+    if up.size != 1 and not (op in ELEMENTWISE and up.shape == passed.shape):
         return None
     with np.errstate(divide="ignore", invalid="ignore"):
         loc = np.where(up != 0, passed / np.where(up != 0, up, 1), np.nan)
     return _ro(np.asarray(loc, dtype=np.float64).reshape(passed.shape))
 
 
-def _infer_modules(nodes: dict[str, GraphNode], edges) -> None:
-    """Ops made inside C++ composites get the module of a neighbour; a parameter
-    gets its consumer's module."""
+def _recorded(rec: _Recorder, f) -> bool:
+    entry = rec.values.get(id(f))
+    return entry is not None and entry[0] is f
+
+
+def _infer_modules(nodes: dict[str, GraphNode], edges, unseen: set[str] = frozenset()) -> None:
+    """Ops made inside C++ composites (``unseen`` from Python) get the module of
+    the op that came out of the composite, or of a neighbour on both sides; a
+    parameter gets its name's module."""
     succ: dict[str, list[str]] = {}
     pred: dict[str, list[str]] = {}
     for s, d in edges:
         succ.setdefault(s, []).append(d)
         pred.setdefault(d, []).append(s)
+    g = nx.DiGraph(list(edges))
+    for nid in reversed(list(nx.topological_sort(g))):  # consumers first
+        n = nodes[nid]
+        if nid in unseen and not n.module and n.kind == "op":
+            outs = {nodes[s].module for s in succ.get(nid, ())}
+            if len(outs) == 1 and "" not in outs:
+                nodes[nid] = _replace(n, module=outs.pop())
     for nid, n in list(nodes.items()):
         if not n.module and n.kind == "leaf" and n.is_param and n.name:
             mod = n.name.rpartition(".")[0]
@@ -780,9 +835,12 @@ def scalar_mlp_forward(
                     nxt.append(aj)
                 a = nxt
             outs.extend(a)
-        out = torch.stack(outs).reshape(len(inputs), -1)  # one Stack, one View
+        out = torch.stack(outs)  # one Stack for every output of every row
         target = y.detach().cpu()
-        target = target.reshape(out.shape) if target.dtype.is_floating_point else target
+        if target.dtype.is_floating_point:  # regression-style targets: match entry by entry
+            target = target.reshape(out.shape)
+        else:  # class labels: rows of logits
+            out = out.reshape(len(inputs), -1)
         return loss_fn(out, target), named
 
     return forward, leaves

@@ -1,7 +1,8 @@
 """A layered left-to-right layout for computation graphs (Sugiyama style).
 
-1. Layers: longest path from the sources; a source (leaf, parameter) is moved
-   right next to its first consumer so that weights sit by the op using them.
+1. Layers: as early as possible or as late as possible, whichever gives shorter
+   edges after sliding nodes towards their busier side; a source (leaf,
+   parameter) sits right next to its first consumer, by the op using it.
 2. Edges spanning several layers get dummy nodes, one per layer crossed.
 3. Order within layers: barycentre sweeps (down and up) in numpy, keeping the
    ordering with the fewest crossings seen.
@@ -43,23 +44,41 @@ class Layout:
 
 
 def _layers(g: nx.DiGraph, nodes: list, idx: dict) -> np.ndarray:
-    """As late as possible: every node one layer before its earliest consumer
-    (so weights and their transposes sit right by the op that uses them)."""
+    """Layers with short edges: each node as early as its inputs allow (ASAP), or
+    as late as its consumers allow (ALAP), whichever needs fewer dummy nodes after
+    a pass that slides nodes towards the side with more edges. Sources (weights,
+    inputs) sit right before their first consumer; sinks right after their inputs."""
+    topo = list(nx.topological_sort(g))
     n = len(nodes)
+    preds = [[idx[u] for u in g.predecessors(v)] for v in nodes]
+    succs = [[idx[w] for w in g.successors(v)] for v in nodes]
+    order = [idx[v] for v in topo]
+
+    asap = np.zeros(n, dtype=np.int64)
+    for i in order:
+        if preds[i]:
+            asap[i] = max(asap[p] for p in preds[i]) + 1
     depth = np.zeros(n, dtype=np.int64)  # longest path to a sink
-    for v in reversed(list(nx.topological_sort(g))):
-        succ = [depth[idx[s]] for s in g.successors(v)]
-        depth[idx[v]] = max(succ) + 1 if succ else 0
-    layer = depth.max() - depth
-    # pull each node right up to its earliest consumer (longest path is not tight)
-    for v in reversed(list(nx.topological_sort(g))):
-        succ = [layer[idx[s]] for s in g.successors(v)]
-        if succ:
-            layer[idx[v]] = min(succ) - 1
-    for v in g.nodes:  # extra sinks stay right after their inputs, not at the far end
-        if g.out_degree(v) == 0 and g.in_degree(v) > 0:
-            layer[idx[v]] = max(layer[idx[p]] for p in g.predecessors(v)) + 1
-    return layer
+    for i in reversed(order):
+        if succs[i]:
+            depth[i] = max(depth[s] for s in succs[i]) + 1
+    alap = depth.max() - depth
+
+    def refine(layer: np.ndarray) -> np.ndarray:
+        for _ in range(2):
+            for i in reversed(order):  # slide right, towards the consumers
+                if succs[i] and len(preds[i]) <= len(succs[i]):
+                    layer[i] = max(layer[i], min(layer[s] for s in succs[i]) - 1)
+            for i in order:  # slide left, towards the inputs
+                if preds[i] and (not succs[i] or len(succs[i]) <= len(preds[i])):
+                    layer[i] = min(layer[i], max(layer[p] for p in preds[i]) + 1)
+        return layer
+
+    def span(layer: np.ndarray) -> int:
+        return sum(int(layer[s] - layer[i]) - 1 for i in range(n) for s in succs[i])
+
+    a, b = refine(asap), refine(alap)
+    return a if span(a) <= span(b) else b
 
 
 def _count_crossings(top_pos: np.ndarray, bot_pos: np.ndarray) -> int:

@@ -32,6 +32,16 @@ ACTION_SPECS: dict[str, tuple[str, tuple[str, ...], str, str]] = {
     "help": ("Shortcuts", ("?", "F1"), "Help", "Every shortcut (?)"),
 }
 
+#: Keys that belong to one widget, not to a window action (the autograd graph's
+#: stepper and view): (keys, description, group). Listed in the help overlay too.
+WIDGET_SHORTCUTS: tuple[tuple[str, str, str], ...] = (
+    ("N", "Next step of the forward or backward pass", "Autograd graph"),
+    ("B", "One step back", "Autograd graph"),
+    ("C", "Capture the next training step's graph", "Autograd graph"),
+    ("F", "Fit the whole graph in view", "Autograd graph"),
+    ("+ / -", "Zoom the graph in / out", "Autograd graph"),
+)
+
 
 @dataclass
 class Actions:
@@ -48,7 +58,7 @@ class Actions:
         rows = []
         for _text, keys, group, tip in ACTION_SPECS.values():
             rows.append((" / ".join(keys), tip.split(" (")[0], group))
-        return rows
+        return rows + list(WIDGET_SHORTCUTS)
 
 
 def make_actions(parent: QWidget) -> Actions:

@@ -13,13 +13,14 @@ slider over the steps, the chain-rule panel and a gradient-check table.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from nnviz.core.autograd_graph import LOCAL_FORMULAS, AutogradTrace, BackwardStep
-from nnviz.qt.graph_view import GraphView, fmt_tensor
+from nnviz.qt.graph_view import GraphView, fmt_num, fmt_tensor, op_symbol
 from nnviz.qt.theme import DARK, Theme
 
 # --- the state machine (no Qt) --------------------------------------------------------
@@ -116,8 +117,11 @@ class StepModel:
 
 
 def _sym(trace: AutogradTrace, node_id: str) -> str:
-    n = trace.nodes[node_id]
-    return n.name or f"{n.op}#{node_id[1:]}"
+    return op_symbol(trace.nodes[node_id])
+
+
+def _shape(a: np.ndarray | None) -> str:
+    return "×".join(map(str, a.shape)) if a is not None and a.ndim else "scalar"
 
 
 def chain_rule_lines(trace: AutogradTrace, step: BackwardStep) -> list[str]:
@@ -133,16 +137,86 @@ def chain_rule_lines(trace: AutogradTrace, step: BackwardStep) -> list[str]:
     formula = LOCAL_FORMULAS.get(node.op)
     for e in step.passed:
         src = _sym(trace, e.src)
-        loc = fmt_tensor(e.local) if e.local is not None else "(not elementwise)"
+        if e.local is not None:
+            lines.append(
+                f"upstream d{L}/d{me} = {up}  ×  local d{me}/d{src} = {fmt_tensor(e.local)}  =  "
+                f"passed on d{L}/d{src} = {fmt_tensor(e.passed_on)}"
+            )
+        else:  # a matrix op: the local derivative is a product, not a factor
+            lines.append(
+                f"upstream d{L}/d{me} ({_shape(step.upstream0)}) = {up}  →  "
+                f"passed on d{L}/d{src} ({_shape(e.passed_on)}) = {fmt_tensor(e.passed_on)}"
+            )
+    if formula:  # a rule in words, or an equation that says it all
         lines.append(
-            f"upstream d{L}/d{me} = {up}  ×  local d{me}/d{src} = {loc}  =  "
-            f"passed on d{L}/d{src} = {fmt_tensor(e.passed_on)}"
+            f"{node.op}: {formula}"
+            if "=" in formula
+            else f"{node.op}: local derivative = {formula}"
         )
-    if formula:
-        lines.append(f"{node.op}: local derivative = {formula}")
+    note = sigmoid_bce_line(trace, step)
+    if note:
+        lines.append(note)
     if not step.passed:
         lines.append(f"upstream d{L}/d{me} = {up}; nothing requires a gradient below {me}")
     return lines
+
+
+_PASS_THROUGH = ("Stack", "View", "Reshape", "Unsqueeze", "Squeeze", "Cat")
+
+
+def _first_items(a: np.ndarray, n: int = 4) -> str:
+    flat = np.asarray(a, dtype=np.float64).reshape(-1)
+    body = ", ".join(fmt_num(float(v)) for v in flat[:n])
+    return f"[{body}{', …' if flat.size > n else ''}]" if flat.size > 1 else body
+
+
+def sigmoid_bce_line(trace: AutogradTrace, step: BackwardStep) -> str | None:
+    """For a sigmoid feeding binary cross-entropy (logistic regression): the
+    lecture's dz = a − y, checked against the gradient autograd passed on."""
+    node = trace.nodes[step.node]
+    if node.op != "Sigmoid" or trace.target is None or node.value is None:
+        return None
+    if len(step.passed) != 1 or step.passed[0].passed_on is None:
+        return None
+    frontier, bce, through = [node.id], None, False
+    for _ in range(4):
+        nxt = [s for f in frontier for s in trace.graph.successors(f)]
+        bce = next((s for s in nxt if trace.nodes[s].op == "BinaryCrossEntropy"), None)
+        if bce is not None:
+            break
+        frontier = [s for s in nxt if trace.nodes[s].op in _PASS_THROUGH]
+        through = through or bool(frontier)
+    if bce is None:
+        return None
+    a = np.asarray(node.value, dtype=np.float64)
+    dz = np.asarray(step.passed[0].passed_on, dtype=np.float64)
+    target = np.asarray(trace.target, dtype=np.float64)
+    pred = next(iter(trace.graph.predecessors(bce)))
+    m = int(np.prod(trace.nodes[pred].shape)) if trace.nodes[pred].shape else 1
+    if not through and target.size == a.size:
+        y = target.reshape(a.shape)
+    else:  # the scalar graph: a{l}[r,j] is row r, output j
+        found = re.search(r"\[(\d+),(\d+)\]$", node.name or "")
+        if found is None or target.size == 0:
+            return None
+        r, j = int(found.group(1)), int(found.group(2))
+        rows = target.reshape(target.shape[0], -1) if target.ndim else target.reshape(1, 1)
+        if r >= rows.shape[0] or j >= rows.shape[1]:
+            return None
+        y = rows[r, j]
+    diff = a - y
+    src = _sym(trace, step.passed[0].src)
+    for mm in (m, 1):  # mean over the batch, or a sum
+        if np.allclose(dz * mm, diff, rtol=1e-4, atol=1e-7):
+            L = trace.nodes[trace.output].name or "L"
+            over = f"/{mm}" if mm != 1 else ""
+            mean = f" (the batch mean divides by {mm})" if mm != 1 else ""
+            return (
+                f"sigmoid + binary cross-entropy: d{L}/d{src} = (a − y){over}, the lecture's "
+                f"dz = a − y{mean}; a − y = {_first_items(a)} − {_first_items(y)} = "
+                f"{_first_items(diff)}"
+            )
+    return None
 
 
 # --- widgets ---------------------------------------------------------------------------
@@ -277,11 +351,6 @@ class StepThroughWidget(QtWidgets.QWidget):
             self.panel.show_lines("", [])
         elif m.phase == "start":
             self.panel.show_lines("Press Next to run the forward pass node by node.", [])
-        elif pos == m.n_steps:
-            self.panel.show_lines(
-                "Forward and backward done: every value and gradient is shown.",
-                ["|◀ goes back to the start; Next/Back step node by node (N, B)."],
-            )
         elif m.phase == "forward":
             n = tr.nodes[m.current_node()]
             self.panel.show_lines(
@@ -291,8 +360,19 @@ class StepThroughWidget(QtWidgets.QWidget):
         else:
             step = m.current_step()
             k = step.index + 1
-            title = f"backward {k}/{len(tr.steps)}: {_sym(tr, step.node)} ({tr.nodes[step.node].grad_fn})"
-            self.panel.show_lines(title, chain_rule_lines(tr, step))
+            node = tr.nodes[step.node]
+            where = f" in {node.module}" if node.module and node.module not in node.name else ""
+            kind = tr.module_types.get(node.module, "") if where else ""
+            title = f"backward {k}/{len(tr.steps)}: {_sym(tr, step.node)} ({node.grad_fn})" + (
+                f"{where} ({kind})" if kind else where
+            )
+            lines = chain_rule_lines(tr, step)
+            if pos == m.n_steps:  # the last step autograd took
+                lines.append(
+                    "Forward and backward done: every value and gradient is shown. "
+                    "|◀ goes back to the start; Next/Back step node by node (N, B)."
+                )
+            self.panel.show_lines(title, lines)
         self.stepChanged.emit(pos)
 
     def _on_select(self, node_id: str) -> None:
@@ -308,7 +388,7 @@ class StepThroughWidget(QtWidgets.QWidget):
             return []
         if self.selected and tr.nodes[self.selected].is_param:
             return [tr.nodes[self.selected].name]
-        return [n.name for n in tr.nodes.values() if n.is_param]
+        return [tr.nodes[i].name for i in tr.forward_order if tr.nodes[i].is_param]
 
     def _gradcheck(self) -> None:
         names = self._selected_params()

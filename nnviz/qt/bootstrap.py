@@ -10,7 +10,12 @@ from __future__ import annotations
 import argparse
 import ctypes.util
 import os
+import re
+import shutil
+import socket
+import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 # Libraries the xcb platform plugin needs that bare Debian/Ubuntu machines lack,
@@ -28,7 +33,75 @@ XCB_LIBRARIES = {
 }
 
 
-def display_problem(environ=os.environ, platform: str = sys.platform) -> str | None:
+def _xcb_plugin() -> Path | None:
+    """PySide6's xcb platform plugin, found without importing Qt."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("PySide6")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for root in spec.submodule_search_locations:
+        for sub in ("Qt/plugins/platforms", "plugins/platforms"):
+            path = Path(root) / sub / "libqxcb.so"
+            if path.exists():
+                return path
+    return None
+
+
+def _package_for(soname: str) -> str:
+    """``libxcb-cursor.so.0`` → ``libxcb-cursor0`` (Debian's name for it)."""
+    stem = soname.split(".so")[0].removeprefix("lib")
+    if stem in XCB_LIBRARIES:
+        return XCB_LIBRARIES[stem]
+    m = re.match(r"(lib.+?)\.so\.(\d+)", soname)
+    return f"{m.group(1)}{m.group(2)}" if m else soname
+
+
+def missing_xcb_libraries() -> list[str]:
+    """Debian packages the xcb plugin needs and cannot find.
+
+    Asks the dynamic linker (``ldd`` on the plugin: exact, and fast); without
+    ``ldd`` or the plugin, looks the usual culprits up by name."""
+    plugin, ldd = _xcb_plugin(), shutil.which("ldd")
+    if plugin is not None and ldd is not None:
+        try:
+            out = subprocess.run(
+                [ldd, str(plugin)], capture_output=True, text=True, timeout=10
+            ).stdout
+        except (OSError, subprocess.SubprocessError):
+            out = None
+        if out is not None:
+            missing = re.findall(r"^\s*(\S+)\s+=>\s+not found", out, re.MULTILINE)
+            return sorted({_package_for(name) for name in missing})
+    return [pkg for lib, pkg in XCB_LIBRARIES.items() if ctypes.util.find_library(lib) is None]
+
+
+def x_display_reachable(display: str) -> bool:
+    """Whether an X server answers on a local display such as ``:0``.
+
+    Only local displays are tried (the socket in /tmp/.X11-unix, or its
+    abstract twin); remote ones (``host:10``, ssh forwarding) count as reachable."""
+    m = re.fullmatch(r"(?:unix)?:(\d+)(?:\.\d+)?", display.strip())
+    if m is None:
+        return True
+    path = f"/tmp/.X11-unix/X{m.group(1)}"
+    for address in ("\0" + path, path):
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(1.0)
+                sock.connect(address)
+            return True
+        except OSError:
+            continue
+    return False
+
+
+def display_problem(
+    environ=os.environ,
+    platform: str = sys.platform,
+    missing_libraries: Callable[[], list[str]] = missing_xcb_libraries,
+    reachable: Callable[[str], bool] = x_display_reachable,
+) -> str | None:
     """Why no window can open, or None when it can."""
     qpa = environ.get("QT_QPA_PLATFORM", "")
     if qpa.split(":")[0] in ("offscreen", "minimal", "vnc", "eglfs", "linuxfb"):
@@ -38,14 +111,19 @@ def display_problem(environ=os.environ, platform: str = sys.platform) -> str | N
     if qpa.startswith("wayland") and environ.get("WAYLAND_DISPLAY"):
         return None
     if not environ.get("DISPLAY"):
-        if environ.get("WAYLAND_DISPLAY"):
+        if environ.get("WAYLAND_DISPLAY") and not qpa.startswith("xcb"):
             return None
         return (
             "no display to open a window on ($DISPLAY is not set). Run nnviz on a desktop, "
             "or under a virtual screen (xvfb-run nnviz), or use the headless commands: "
             "`nnviz train`, `nnviz graph`, `nnviz render ID --out FILE.png`"
         )
-    missing = [pkg for lib, pkg in XCB_LIBRARIES.items() if ctypes.util.find_library(lib) is None]
+    if not reachable(environ["DISPLAY"]):
+        return (
+            f"cannot connect to the display {environ['DISPLAY']!r} (no X server answers there). "
+            "Check $DISPLAY, or run under a virtual screen (xvfb-run nnviz)"
+        )
+    missing = missing_libraries()
     if missing:
         return (
             "Qt's window system plugin (xcb) needs libraries this machine lacks. "
@@ -67,25 +145,36 @@ def make_app(argv: list[str] | None = None):
 
 
 def run_app(args: argparse.Namespace) -> int:
+    """``nnviz [open ID]``: check the display, open the window, run until it closes."""
     from nnviz.core.errors import NnvizError
-    from nnviz.core.scenarios import DEFAULT_SCENARIO
 
     problem = display_problem()
     if problem:
         raise NnvizError(problem)
+    app = make_app(sys.argv[:1])
+    window = open_window(args)  # held while Qt runs: an unreferenced window is collected
+    code = app.exec()
+    window.deleteLater()
+    return code
+
+
+def open_window(args: argparse.Namespace):
+    """The main window for the ``open`` command's arguments, shown (Qt already running)."""
+    from nnviz.core.devices import resolve_device
+    from nnviz.core.errors import NnvizError
+    from nnviz.core.scenarios import DEFAULT_SCENARIO
+
+    data = Path(args.data) if getattr(args, "data", None) else None
+    if data is not None and not data.is_dir():
+        raise NnvizError(f"the data folder {str(data)!r} does not exist")
+    device = str(resolve_device(args.device))  # CUDA absent: one clear line, no window
+    device = "cuda:0" if device == "cuda" else device  # the device menu names each GPU
     app = make_app(sys.argv[:1])
     from nnviz.qt.main_window import MainWindow
     from nnviz.qt.theme import DARK, LIGHT, apply_theme
 
     theme = LIGHT if args.theme == "light" else DARK
     apply_theme(app, theme)
-    data = Path(args.data) if getattr(args, "data", None) else None
-    if data is not None and not data.is_dir():
-        raise NnvizError(f"the data folder {str(data)!r} does not exist")
-    from nnviz.core.devices import resolve_device
-
-    device = str(resolve_device(args.device))  # CUDA absent: one clear line, no window
-    device = "cuda:0" if device == "cuda" else device  # the device menu names each GPU
     overrides = {"seed": args.seed, "device": device}
     win = MainWindow(args.scenario or DEFAULT_SCENARIO, data, theme=theme, overrides=overrides)
     if args.theme == "light":
@@ -93,4 +182,4 @@ def run_app(args: argparse.Namespace) -> int:
     win.show()
     if args.presenter:
         win.actions_.presenter.setChecked(True)
-    return app.exec()
+    return win

@@ -68,6 +68,8 @@ class GraphPanel(QtWidgets.QWidget):
         lay.addLayout(row)
         lay.addWidget(self.stepper, 1)
 
+        for w in (self.scalar, self.capture):  # until a trainable scenario is set
+            w.setVisible(False)
         self.stepper.gradcheck_fn = self._gradcheck
         self.view.moduleSelected.connect(self.moduleSelected)
         self.set_theme(theme)

@@ -25,10 +25,14 @@ from nnviz.core.graph_layout import Layout, layered_layout
 from nnviz.qt.theme import DARK, Theme, diverging_lut, qcolor
 
 NODE_W, NODE_H = 200.0, 78.0
-GAP_X, GAP_Y = 50.0, 26.0
+SMALL_W, SMALL_H = 176.0, 60.0  # graphs of scalars: no shape line, no heatmap
+GAP_X, GAP_Y = 40.0, 26.0
+WIDE_GAP_X = 120.0  # short graphs: room between columns for the gradient labels
+WIDE_UP_TO = 6  # layers (wider graphs would not fit a screen at a legible zoom)
+LOD_TEXT = 0.3  # below this zoom, boxes are drawn without text
 HEAT = 32.0  # heatmap side in scene units
 COLLAPSE_OVER = 12
-MIN_FIT_SCALE = 0.45  # start with modules collapsed above this many nodes
+MIN_FIT_SCALE = 0.7  # fit() zooms out no further: 8.5 pt text stays legible
 MOD_PREFIX = "mod:"
 
 
@@ -77,6 +81,25 @@ def heat_image(a: np.ndarray, theme: Theme, side: int = 24) -> QtGui.QImage:
     return img.copy()
 
 
+def _mix(a: QtGui.QColor, b: QtGui.QColor, k: float) -> QtGui.QColor:
+    """``k`` of colour ``a`` over ``b``."""
+    return QtGui.QColor(
+        round(a.red() * k + b.red() * (1 - k)),
+        round(a.green() * k + b.green() * (1 - k)),
+        round(a.blue() * k + b.blue() * (1 - k)),
+    )
+
+
+def _text(p: QtGui.QPainter, rect: QtCore.QRectF, text: str) -> None:
+    """One line, cut with an ellipsis when it does not fit (never silently clipped)."""
+    fm = p.fontMetrics()
+    p.drawText(
+        rect,
+        QtCore.Qt.AlignLeft | QtCore.Qt.AlignTop,
+        fm.elidedText(text, QtCore.Qt.ElideRight, int(rect.width())),
+    )
+
+
 class NodeItem(QtWidgets.QGraphicsObject):
     """One box: a graph node or a collapsed module."""
 
@@ -96,11 +119,13 @@ class NodeItem(QtWidgets.QGraphicsObject):
         self.setCursor(QtCore.Qt.PointingHandCursor)
 
     def boundingRect(self) -> QtCore.QRectF:
-        return QtCore.QRectF(-NODE_W / 2 - 4, -NODE_H / 2 - 4, NODE_W + 8, NODE_H + 8)
+        w, h = self.view.node_w, self.view.node_h
+        return QtCore.QRectF(-w / 2 - 4, -h / 2 - 4, w + 12, h + 12)
 
-    def paint(self, p: QtGui.QPainter, _opt, _w=None) -> None:
+    def paint(self, p: QtGui.QPainter, opt, _w=None) -> None:
         t = self.view.theme
-        r = QtCore.QRectF(-NODE_W / 2, -NODE_H / 2, NODE_W, NODE_H)
+        w, h = self.view.node_w, self.view.node_h
+        r = QtCore.QRectF(-w / 2, -h / 2, w, h)
         fill = qcolor(t.panel)
         border = qcolor(t.grid)
         width = 1.5
@@ -117,50 +142,44 @@ class NodeItem(QtWidgets.QGraphicsObject):
         if self.highlight or self.isSelected():
             border, width = qcolor(t.accent), 3.0
         if self.current:
-            border, width = qcolor(t.backward), 4.0
-            fill = QtGui.QColor(fill).lighter(130) if t.name == "dark" else fill
-        p.setRenderHint(QtGui.QPainter.Antialiasing)
+            colour = qcolor(t.forward if self.current == "forward" else t.backward)
+            border, width = colour, 5.0
+            fill = _mix(colour, qcolor(t.panel), 0.16)  # a tint: text on it stays legible
+        lod = QtWidgets.QStyleOptionGraphicsItem.levelOfDetailFromTransform(p.worldTransform())
+        p.setRenderHint(QtGui.QPainter.Antialiasing, lod >= LOD_TEXT)
         p.setPen(QtGui.QPen(border, width))
         p.setBrush(fill)
-        radius = 18.0 if self.kind == "leaf" else 5.0
+        radius = min(18.0, h / 3) if self.kind == "leaf" else 5.0
         if self.kind == "module":
             p.drawRoundedRect(r.adjusted(5, 5, 5, 5), radius, radius)
         p.drawRoundedRect(r, radius, radius)
-        text_w = NODE_W - 12 - (HEAT + 4 if self.image is not None else 0)
+        if lod < LOD_TEXT:  # zoomed far out: text would be unreadable and slow
+            return
+        compact = self.view.compact
+        text_w = w - 12 - (HEAT + 4 if self.image is not None else 0)
         p.setPen(qcolor(t.foreground))
         f = QtGui.QFont(self.view.font())
         f.setPointSizeF(9.5 * t.scale)
         f.setBold(True)
         p.setFont(f)
-        p.drawText(
-            QtCore.QRectF(r.left() + 6, r.top() + 3, text_w, 18), QtCore.Qt.AlignLeft, self.title
-        )
+        _text(p, QtCore.QRectF(r.left() + 6, r.top() + 3, text_w, 18), self.title)
         f.setBold(False)
-        f.setPointSizeF(8 * t.scale)
-        p.setFont(f)
-        p.setPen(qcolor(t.muted))
-        p.drawText(
-            QtCore.QRectF(r.left() + 6, r.top() + 20, text_w, 16),
-            QtCore.Qt.AlignLeft,
-            self.subtitle,
-        )
+        top = r.top() + 3
+        if not compact:
+            f.setPointSizeF(8 * t.scale)
+            p.setFont(f)
+            p.setPen(qcolor(t.muted))
+            _text(p, QtCore.QRectF(r.left() + 6, r.top() + 20, text_w, 16), self.subtitle)
+            top += 17
         f.setPointSizeF(8.5 * t.scale)
         p.setFont(f)
-        text_w = NODE_W - 12  # the value and gradient lines run under the heatmap
+        text_w = w - 12  # the value and gradient lines run under the heatmap
         if self.show_value and self.value_text:
             p.setPen(qcolor(t.forward))
-            p.drawText(
-                QtCore.QRectF(r.left() + 6, r.top() + 37, text_w, 16),
-                QtCore.Qt.AlignLeft,
-                "val " + self.value_text,
-            )
+            _text(p, QtCore.QRectF(r.left() + 6, top + 17, text_w, 16), "val " + self.value_text)
         if self.show_grad and self.grad_text:
             p.setPen(qcolor(t.backward))
-            p.drawText(
-                QtCore.QRectF(r.left() + 6, r.top() + 55, text_w, 16),
-                QtCore.Qt.AlignLeft,
-                "grad " + self.grad_text,
-            )
+            _text(p, QtCore.QRectF(r.left() + 6, top + 35, text_w, 16), "grad " + self.grad_text)
         if self.image is not None:
             target = QtCore.QRectF(r.right() - HEAT - 5, r.top() + 4, HEAT, HEAT * 0.9)
             p.drawImage(target, self.image)
@@ -197,6 +216,14 @@ class GraphView(QtWidgets.QGraphicsView):
         self._forward: list[str] = []
         self._backward: list[str] = []
         self._edges: list[QtWidgets.QGraphicsPathItem] = []
+        self._edge_items: dict[tuple[str, str], QtWidgets.QGraphicsPathItem] = {}
+        self._marks: list[QtWidgets.QGraphicsItem] = []  # edge labels of the current step
+        self.node_w, self.node_h, self.compact = NODE_W, NODE_H, False
+        self.legend = QtWidgets.QLabel(self)
+        self.legend.setObjectName("graphLegend")
+        self.legend.setAttribute(QtCore.Qt.WA_TransparentForMouseEvents)
+        self.legend.setTextFormat(QtCore.Qt.RichText)
+        self.legend.hide()
         self.set_theme(theme)
 
     # --- data ------------------------------------------------------------------------
@@ -206,22 +233,59 @@ class GraphView(QtWidgets.QGraphicsView):
         self.step = -1
         if trace is None:
             self.scene().clear()
-            self.items = {}
+            self.items, self._edges, self._edge_items, self._marks = {}, [], {}, []
+            self.legend.hide()
             return
-        if collapse is None:
-            collapse = len(trace) > COLLAPSE_OVER
+        if collapse is None:  # the scalar graph is asked for to see every weight
+            collapse = len(trace) > COLLAPSE_OVER and not trace.scalar
+        self.compact = all(
+            (n.value is None or n.value.size <= 4) and (n.grad is None or n.grad.size <= 4)
+            for n in trace.nodes.values()
+        )
+        self.node_w, self.node_h = (SMALL_W, SMALL_H) if self.compact else (NODE_W, NODE_H)
         self.group_depth, groups = _group_level(trace.modules())
         self.collapsed = set(groups) if collapse else set()
         self._forward = list(trace.forward_order)
         self._backward = list(trace.backward_order)
+        self.legend.show()
         self._rebuild()
         self.fit()
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
         self.setBackgroundBrush(qcolor(theme.background))
+        t = theme
+
+        def sw(colour: str, text: str, radius: int = 2, width: int = 2) -> str:
+            return (
+                f'<span style="color:{colour}; font-size:{12 * t.scale:.0f}pt">'
+                f"{'◯' if radius > 4 else '▢'}</span> {text}"
+            )
+
+        self.legend.setText(
+            "&nbsp;&nbsp;".join(
+                (
+                    sw(t.positive, "parameter"),
+                    sw(t.forward, "input / leaf", radius=8),
+                    sw(t.muted, "op"),
+                    f'<span style="color:{t.forward}">val</span> forward value',
+                    f'<span style="color:{t.backward}">grad</span> dL/d(node)',
+                    f'<span style="color:{t.backward}">▬</span> current backward step',
+                )
+            )
+        )
+        self.legend.setStyleSheet(
+            f"#graphLegend {{ color: {t.muted}; background: {t.panel}; "
+            f"border: 1px solid {t.grid}; padding: 3px 6px; font-size: {9 * t.scale:.1f}pt; }}"
+        )
+        self._place_legend()
         if self.trace is not None:
             self._rebuild()
+
+    def _place_legend(self) -> None:
+        self.legend.adjustSize()
+        vp = self.viewport().geometry()
+        self.legend.move(vp.left() + 6, vp.bottom() - self.legend.height() - 6)
 
     @property
     def n_steps(self) -> int:
@@ -266,7 +330,7 @@ class GraphView(QtWidgets.QGraphicsView):
         tr = self.trace
         scene = self.scene()
         scene.clear()
-        self.items, self._edges = {}, []
+        self.items, self._edges, self._edge_items, self._marks = {}, [], {}, []
         if tr is None:
             return
         self.group_of = {}
@@ -285,14 +349,20 @@ class GraphView(QtWidgets.QGraphicsView):
                         if k in comp:
                             self.group_of[nid] = rep
             g = self._contracted()
-        self.layout_ = lay = layered_layout(g, dx=NODE_W + GAP_X, dy=NODE_H + GAP_Y)
+        nw, nh = self.node_w, self.node_h
+        lay = layered_layout(g, dx=1.0, dy=nh + GAP_Y)
+        n_layers = int(lay.layer.max()) + 1 if len(lay.nodes) else 0
+        wide = self.compact and n_layers <= WIDE_UP_TO  # labels of scalars fit between
+        self._wide = wide
+        dx = nw + (WIDE_GAP_X if wide else GAP_X)
+        self.layout_ = lay = _stretch_x(lay, dx)
         t = self.theme
         pen = QtGui.QPen(qcolor(t.muted, 170), 1.6)
-        for pts in lay.edge_points.values():
+        for edge, pts in lay.edge_points.items():
             path = QtGui.QPainterPath()
             pts = [QtCore.QPointF(float(x), float(y)) for x, y in pts]
-            start = QtCore.QPointF(pts[0].x() + NODE_W / 2, pts[0].y())
-            end = QtCore.QPointF(pts[-1].x() - NODE_W / 2, pts[-1].y())
+            start = QtCore.QPointF(pts[0].x() + nw / 2, pts[0].y())
+            end = QtCore.QPointF(pts[-1].x() - nw / 2, pts[-1].y())
             path.moveTo(start)
             inner = [start, *pts[1:-1], end]
             for a, b in zip(inner[:-1], inner[1:], strict=True):
@@ -305,6 +375,7 @@ class GraphView(QtWidgets.QGraphicsView):
             )
             scene.addPolygon(arrow, pen, QtGui.QBrush(qcolor(t.muted)))
             self._edges.append(item)
+            self._edge_items[edge] = item
         members: dict[str, list[GraphNode]] = {}
         for nid, key in self.group_of.items():
             members.setdefault(key, []).append(tr.nodes[nid])
@@ -320,27 +391,24 @@ class GraphView(QtWidgets.QGraphicsView):
                 out_node = _module_output(tr, ns)
                 if out_node is not None:
                     shape = "×".join(map(str, out_node.shape)) or "scalar"
-                item = NodeItem(
-                    self,
-                    key,
-                    f"{path}: {kind_name}",
-                    shape + (f" · {len(params)} params" if params else ""),
-                    "module",
-                )
-                out = _module_output(tr, ns)
-                item.node = out
+                title = f"{path}: {kind_name}"
+                sub = shape + (f" · {len(params)} params" if params else "")
+                if len(title) > 22:  # a long class name goes to the second line
+                    title, sub = path, f"{kind_name} · {sub}"
+                item = NodeItem(self, key, title, sub, "module")
+                item.node = out_node
             else:
                 n = tr.nodes[key]
-                if n.kind == "leaf":
-                    title = f"{n.label} ({'param' if n.is_param else 'leaf'})"
+                if n.kind == "leaf":  # the frame tells parameters from inputs (see the legend)
+                    role = "param" if n.is_param else "leaf"
+                    title = n.label if len(n.label) > 8 else f"{n.label} ({role})"
                 elif n.kind == "output":
                     title = f"{n.name} (output)" if n.name else "output"
                 else:
-                    title = n.label if n.label == n.op else f"{n.label} = {n.op}"
+                    title = f"{n.label} = {n.op}" if n.name else op_symbol(n)
                 shape = "×".join(map(str, n.shape)) or "scalar"
-                item = NodeItem(
-                    self, key, title, shape + (f"  [{n.module}]" if n.module else ""), n.kind
-                )
+                sub = shape + (f"  [{n.module}]" if n.module and not tr.scalar else "")
+                item = NodeItem(self, key, title, sub, n.kind)
                 item.is_param = n.is_param
                 item.node = n
             node = item.node
@@ -353,7 +421,7 @@ class GraphView(QtWidgets.QGraphicsView):
             item.setPos(x, y)
             scene.addItem(item)
             self.items[key] = item
-        rect = scene.itemsBoundingRect().adjusted(-40, -40, 40, 40)
+        rect = scene.itemsBoundingRect().adjusted(-24, -24, 24, 24)
         scene.setSceneRect(rect)
         self._apply_step()
 
@@ -370,6 +438,7 @@ class GraphView(QtWidgets.QGraphicsView):
             return
         s = self.step
         nf = len(self._forward)
+        phase = ""
         if s < 0:
             shown_v = set(self.group_of)
             shown_g = set(self.group_of)
@@ -379,9 +448,11 @@ class GraphView(QtWidgets.QGraphicsView):
             shown_g = set(self._backward[: max(0, s - nf)])
             if s > nf:
                 shown_g.add(self.trace.output)
-                current = self._backward[s - nf - 1] if s < self.n_steps else None
+                current = self._backward[min(s, self.n_steps) - nf - 1]
+                phase = "backward"
             else:
                 current = self._forward[s - 1] if s > 0 else None
+                phase = "forward"
         cur_key = self.display_key(current) if current else None
         for key, item in self.items.items():
             ids = (
@@ -395,10 +466,64 @@ class GraphView(QtWidgets.QGraphicsView):
                 if not key.startswith(MOD_PREFIX)
                 else (item.node is not None and item.node.id in shown_g)
             )
-            item.current = key == cur_key
+            item.current = phase if key == cur_key else ""
             item.update()
+        self._mark_edges(current if phase == "backward" else None, cur_key)
         if cur_key in self.items:
             self.ensureVisible(self.items[cur_key], 60, 60)
+
+    def _mark_edges(self, node_id: str | None, cur_key: str | None) -> None:
+        """At a backward step, draw the edges into the current node in the
+        gradient colour, each labelled with the gradient it passes on."""
+        scene = self.scene()
+        for m in self._marks:
+            scene.removeItem(m)
+        self._marks = []
+        t = self.theme
+        pen = QtGui.QPen(qcolor(t.muted, 170), 1.6)
+        for item in self._edge_items.values():
+            if item.pen().color() != pen.color():
+                item.setPen(pen)
+                item.setZValue(-1)
+        step = self.trace.step_of(node_id) if node_id else None
+        if step is None:
+            return
+        hot = QtGui.QPen(qcolor(t.backward), 3.5)
+        font = QtGui.QFont(self.font())
+        font.setPointSizeF(10 * t.scale)
+        font.setBold(True)
+        for e in step.passed:
+            edge = (self.display_key(e.src), cur_key)
+            item = self._edge_items.get(edge)
+            if item is None:
+                continue
+            item.setPen(hot)
+            item.setZValue(1)
+            text = fmt_tensor(e.passed_on)
+            if not getattr(self, "_wide", False) or len(text) > 24:
+                continue  # no room between the columns: the panel has the numbers
+            out = self.trace.nodes[self.trace.output].name or "L"
+            src = op_symbol(self.trace.nodes[e.src])
+            room = WIDE_GAP_X - 12
+            fm = QtGui.QFontMetricsF(font)
+            full = f"d{out}/d{src} = {text}"
+            shown = full if fm.horizontalAdvance(full) <= room else text
+            if fm.horizontalAdvance(shown) > room:
+                continue
+            label = scene.addSimpleText(shown, font)
+            label.setBrush(qcolor(t.backward))
+            br = label.boundingRect()
+            mid = item.path().pointAtPercent(0.5)
+            back = scene.addRect(
+                QtCore.QRectF(0, 0, br.width() + 8, br.height() + 2),
+                QtGui.QPen(qcolor(t.backward), 1),
+                QtGui.QBrush(qcolor(t.background)),
+            )
+            back.setPos(mid.x() - br.width() / 2 - 4, mid.y() - br.height() / 2 - 1)
+            label.setPos(mid.x() - br.width() / 2, mid.y() - br.height() / 2)
+            back.setZValue(2)
+            label.setZValue(3)
+            self._marks += [back, label]
 
     # --- selection, highlight, search ------------------------------------------------------
 
@@ -463,13 +588,20 @@ class GraphView(QtWidgets.QGraphicsView):
         """Select and centre the first node whose name, op or module matches."""
         if self.trace is None or not text:
             return None
-        q = text.lower()
-        for nid in self.trace.forward_order:
-            n = self.trace.nodes[nid]
-            if q in (n.name or "").lower() or q in n.op.lower() or q == n.module.lower():
-                self.select_node(nid)
-                self.nodeSelected.emit(nid)
-                return nid
+        q = text.strip().lower()
+        tests = (  # best first: a name, a name's start, an op, a module, any part of a name
+            lambda n: (n.name or "").lower() == q,
+            lambda n: (n.name or "").lower().startswith(q),
+            lambda n: n.op.lower() == q or op_symbol(n).lower() == q,
+            lambda n: n.module.lower() == q,
+            lambda n: q in (n.name or "").lower() or q in n.op.lower(),
+        )
+        for test in tests:
+            for nid in self.trace.forward_order:
+                if test(self.trace.nodes[nid]):
+                    self.select_node(nid)
+                    self.nodeSelected.emit(nid)
+                    return nid
         return None
 
     # --- zoom and pan -----------------------------------------------------------------------
@@ -479,6 +611,8 @@ class GraphView(QtWidgets.QGraphicsView):
         rect = self.scene().sceneRect()
         if rect.isEmpty():
             return
+        self._auto_fit = whole  # a resize (scrollbars coming or going) fits again the same way
+        self._user_zoomed = False
         self.fitInView(rect, QtCore.Qt.KeepAspectRatio)
         s = self.transform().m11()
         if s > 1.6:  # a tiny graph: do not blow it up
@@ -490,20 +624,26 @@ class GraphView(QtWidgets.QGraphicsView):
             self.scale(MIN_FIT_SCALE, MIN_FIT_SCALE)
             out = self.trace.output if self.trace is not None else None
             key = self.display_key(out) if out else None
-            self.centerOn(self.items[key] if key in self.items else rect.center())
+            at = self.items[key].pos() if key in self.items else rect.center()
+            vp = self.viewport().size()
+            x = rect.center().x() if rect.width() * MIN_FIT_SCALE <= vp.width() else at.x()
+            y = rect.center().y() if rect.height() * MIN_FIT_SCALE <= vp.height() else at.y()
+            self.centerOn(QtCore.QPointF(x, y))
 
     def zoom(self, factor: float) -> None:
         s = self.transform().m11() * factor
-        if 0.02 < s < 8:
+        if 0.01 < s < 8:
             self.scale(factor, factor)
+            self._user_zoomed = True  # resizes keep the user's zoom from now on
 
     def wheelEvent(self, ev: QtGui.QWheelEvent) -> None:
         self.zoom(1.0015 ** ev.angleDelta().y())
 
     def resizeEvent(self, ev) -> None:
         super().resizeEvent(ev)
+        self._place_legend()
         if self.trace is not None and not getattr(self, "_user_zoomed", False):
-            self.fit()
+            self.fit(whole=getattr(self, "_auto_fit", False))
 
     def keyPressEvent(self, ev) -> None:
         k = ev.key()
@@ -515,6 +655,20 @@ class GraphView(QtWidgets.QGraphicsView):
             self.fit()
         else:
             super().keyPressEvent(ev)
+
+
+def _stretch_x(lay: Layout, dx: float) -> Layout:
+    from dataclasses import replace
+
+    pos = lay.pos.copy()
+    pos[:, 0] *= dx
+    pts = {k: np.column_stack([v[:, 0] * dx, v[:, 1]]) for k, v in lay.edge_points.items()}
+    return replace(lay, pos=pos, edge_points=pts)
+
+
+def op_symbol(n: GraphNode) -> str:
+    """How an unnamed op is called in boxes and in the chain-rule panel."""
+    return n.name or f"{n.op}#{n.id[1:]}"
 
 
 def _group_level(modules: list[str]) -> tuple[int, list[str]]:
@@ -545,21 +699,23 @@ def render_graph(
     theme: Theme = DARK,
     step: int | None = None,
 ) -> Path:
-    """Draw a trace offscreen to PNG or SVG (with the chain-rule panel at ``step``)."""
-    from nnviz.qt.backprop_stepper import StepThroughWidget
+    """Draw a trace offscreen to PNG or SVG as the app's graph tab shows it (with
+    the chain-rule panel at step-through position ``step``; default: the end)."""
     from nnviz.qt.bootstrap import make_app
+    from nnviz.qt.graph_panel import GraphPanel
     from nnviz.qt.render import save_widget
 
     make_app()
-    w = StepThroughWidget(theme=theme)
+    w = GraphPanel(theme=theme)
     w.resize(*size)
-    w.set_trace(trace)
-    if step is not None:
-        w.model.seek(step)
     w.show()
-    QtWidgets.QApplication.processEvents()
-    w.view.fit()
-    QtWidgets.QApplication.processEvents()
+    w.set_trace(trace)
+    for b in (w.scalar, w.capture):  # a model's graph: show what can be captured
+        b.setVisible(trace.train_step is not None)
+    if step is not None:
+        w.stepper.model.seek(step)
+    for _ in range(3):
+        QtWidgets.QApplication.processEvents()
     path = Path(path)
     if path.suffix.lower() == ".svg":  # QSvgGenerator ships with PySide6-Essentials
         from PySide6.QtSvg import QSvgGenerator

@@ -76,6 +76,7 @@ class HelpOverlay(QtWidgets.QWidget):
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
         self._widths.clear()
+        self._built_columns = 0  # rebuild even if the column count stays: new colours, sizes
         self._fit()
 
     def _fit(self) -> None:

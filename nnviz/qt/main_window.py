@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -55,6 +55,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("nnviz")
         self.resize(1600, 900)
         self.theme = theme
+        self._phase: tuple = (None, 0.0)
+        self._error_box: QMessageBox | None = None
+        self._shown = None  # the scenario the window shows
         self.session = Session(self)
         self.actions_ = make_actions(self)
 
@@ -87,7 +90,7 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidget(self.controls)
         scroll.setWidgetResizable(True)
-        dock = QDockWidget("Settings", self)
+        self.settings_dock = dock = QDockWidget("Settings", self)
         dock.setObjectName("settingsDock")
         dock.setWidget(scroll)
         dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
@@ -160,6 +163,7 @@ class MainWindow(QMainWindow):
         s.metricsArrived.connect(self.loss.append_chunk)
         s.playingChanged.connect(self.on_playing)
         s.errorRaised.connect(self.on_error)
+        s.configRejected.connect(self.on_rejected)
         s.halted.connect(self.on_halted)
         s.frame.connect(self.on_frame)
         s.graphReady.connect(self.graph.set_trace)
@@ -190,17 +194,26 @@ class MainWindow(QMainWindow):
         except NnvizError as exc:
             self.on_error(str(exc), "")
             return
-        sc = s.scenario
+        if s.scenario.trainable:  # the rest is shown when built (a failure keeps the old)
+            self.controls.show_config(s.scenario, s.config)
+        else:
+            self._show_scenario(s.scenario)
+
+    def _show_scenario(self, sc) -> None:
+        was_trainable = self._shown is None or self._shown.trainable
+        self._shown = sc
         self.setWindowTitle(f"nnviz — {sc.title}")
-        self.controls.show_config(sc, s.config)
-        self.loss.clear()
         self.graph.set_scenario(sc)
         trainable = sc.trainable
         self.tabs.setTabEnabled(0, trainable)
         self.loss.setVisible(trainable)
         if not trainable:
+            self.controls.show_config(sc, self.session.config)
             self.tabs.setCurrentIndex(1)
             self.graph.show_expression(sc)
+            self.status_note.setText("")
+        elif not was_trainable:
+            self.tabs.setCurrentIndex(0)
         self.status_step.setText("" if trainable else "Step through the graph: N next, B back")
 
     def choose_data_folder(self) -> None:
@@ -213,7 +226,8 @@ class MainWindow(QMainWindow):
     # --- from the session ---------------------------------------------------------------------------
 
     def on_built(self, info) -> None:
-        self.controls.show_config(info.scenario, info.config, info.param_count)
+        self._show_scenario(info.scenario)
+        self.controls.show_config(info.scenario, info.config, info.param_count, info.device)
         self.loss.clear()
         self.network.reset()
         self.link.set_layers(info.layer_modules)
@@ -240,13 +254,28 @@ class MainWindow(QMainWindow):
         if snap.field is not None:
             self.boundary.set_snapshot(snap)
 
+    def on_rejected(self, info) -> None:
+        """A setting could not be built: show again what is in use."""
+        if info is not None:
+            self.controls.show_config(info.scenario, info.config, info.param_count, info.device)
+        elif self._shown is not None:  # back to the expression shown before
+            self.open_scenario(self._shown.id)
+        else:
+            self.status_step.setText("Nothing could be built: choose a scenario (Ctrl+O)")
+
     def on_frame(self) -> None:
         s = self.session
-        self.network.set_phase(*s.animator.phase())
+        phase = s.animator.phase()
+        if phase != self._phase:  # the edges are redrawn only while the passes animate
+            self._phase = phase
+            self.network.set_phase(*phase)
         self.loss.refresh()
-        if s.scenario is not None and s.scenario.trainable:
+        if s.scenario is not None and s.scenario.trainable and s.info is None:
+            self.status_step.setText(f"Building {s.scenario.title}…")
+        elif s.scenario is not None and s.scenario.trainable:
             loss = f"{s.last_loss:.4g}" if math.isfinite(s.last_loss) or s.step else "–"
-            rate = f" · {s.rate:,.0f} steps/s" if s.playing and s.rate else ""
+            r = f"{s.rate:,.0f}" if s.rate >= 10 else f"{s.rate:.2g}"  # teaching pace: 0.25
+            rate = f" · {r} steps/s" if s.playing and s.rate else ""
             self.status_step.setText(f"step {s.step:,} · epoch {s.epoch} · loss {loss}{rate}")
 
     def on_neuron_selected(self, layer: int, index: int) -> None:
@@ -258,10 +287,15 @@ class MainWindow(QMainWindow):
         self.actions_.play.setText("Pause" if playing else "Play")
 
     def on_error(self, message: str, details: str) -> None:
+        if self._error_box is not None:  # one box: the newest message replaces the last
+            self._error_box.close()
+            self._error_box.deleteLater()
         box = QMessageBox(QMessageBox.Warning, "nnviz", message, QMessageBox.Ok, self)
         if details:
             box.setDetailedText(details)
-        box.open()  # not exec(): the app keeps running behind it
+        box.setWindowModality(Qt.NonModal)  # not exec(): the window stays usable behind it
+        box.show()
+        self._error_box = box
 
     def on_halted(self, message: str) -> None:
         self.statusBar().showMessage(message, 15000)
@@ -277,8 +311,16 @@ class MainWindow(QMainWindow):
         theme = theme.scaled(self.theme.scale)
         self.theme = theme
         apply_theme(QApplication.instance(), theme)
-        for view in (self.network, self.boundary, self.loss, self.graph, self.formulas):
+        for view in (self.network, self.boundary, self.loss, self.graph, self.formulas, self.help):
             view.set_theme(theme)
+        # the settings grow with the font (else presenter mode hides them behind a scroll bar),
+        # once the window has its new size
+        QTimer.singleShot(0, self, self._fit_settings)
+
+    def _fit_settings(self) -> None:
+        scroll = self.settings_dock.widget()
+        width = self.controls.sizeHint().width() + scroll.verticalScrollBar().sizeHint().width()
+        self.resizeDocks([self.settings_dock], [width + 2 * scroll.frameWidth()], Qt.Horizontal)
 
     def set_presenter(self, on: bool) -> None:
         base = LIGHT if self.actions_.theme.isChecked() else DARK
@@ -313,4 +355,6 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.session.shutdown()
+        if self._error_box is not None:
+            self._error_box.close()
         super().closeEvent(event)

@@ -150,13 +150,15 @@ class Session(QObject):
         self.info = info
         self.scenario, self.config = info.scenario, info.config
         self.step, self.epoch, self.last_loss, self.rate = 0, 0, float("nan"), 0.0
-        self._in_flight = False
+        self._newest, self._in_flight = None, False  # a snapshot of the old model is stale
         self.built.emit(info)
 
     def _on_rejected(self, message: str, details: str) -> None:
         # the worker kept the model it had: so do we
         if self.info is not None:
             self.scenario, self.config = self.info.scenario, self.info.config
+        else:  # nothing was built: there is no scenario to train
+            self.scenario = None
         self.configRejected.emit(self.info)
         self.errorRaised.emit(message, details)
 

@@ -190,7 +190,9 @@ class TrainingWorker(QObject):
                     "Lower the learning rate, or press Reset."
                 )
             now = time.perf_counter()
-            if now - last_emit >= EMIT_INTERVAL_S or not self._playing:
+            # a slow pace: show each step now, not after the sleep that follows it
+            slow = self._delay >= EMIT_INTERVAL_S and self._playing
+            if now - last_emit >= EMIT_INTERVAL_S or not self._playing or slow:
                 self._flush(steps, losses, evals, chunk_start, chunk_steps)
                 last_emit, chunk_start, chunk_steps = now, now, 0
                 if not self._playing and self._budget == 0:

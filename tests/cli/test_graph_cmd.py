@@ -36,6 +36,20 @@ def test_autograd_mean_json(capsys):
     assert a["grad"] == [[0.25, 0.25], [0.25, 0.25]]
 
 
+def test_logistic_regression_json_shows_dz_is_a_minus_y(capsys):
+    import numpy as np
+
+    d = run_json(capsys, "logistic-regression")
+    by_op = {n["op"]: n for n in d["nodes"]}
+    z, a = by_op["Addmm"], by_op["Sigmoid"]  # z = x·wᵀ + b, a = σ(z)
+    y = np.array(d["target"])
+    m = len(y)
+    dz = np.array(z["grad"])
+    np.testing.assert_allclose(dz * m, np.array(a["value"]) - y, rtol=1e-5, atol=1e-7)
+    w = next(n for n in d["nodes"] if n["name"] == "0.weight")
+    assert w["parameter"] and d["train_step"] == 0 and m == 20
+
+
 def test_big_tensors_are_summarised(capsys):
     d = run_json(capsys, "digits-mlp")
     w = next(n for n in d["nodes"] if n["name"] == "1.weight")

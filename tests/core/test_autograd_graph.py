@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from nnviz.core.autograd_graph import (
     OUTPUT_ID,
     capture_autograd_graph,
     capture_module_graph,
     capture_scenario_graph,
+    capture_trainer_graph,
     scalar_mlp_forward,
 )
 from nnviz.core.errors import NnvizError
@@ -103,57 +105,112 @@ class Branchy(nn.Module):
         h = torch.tanh(self.a(x))
         g = self.b(h)
         k = h * g + h  # h used three times, branching
-        return self.c(torch.relu(k) * k)
+        return self.c(torch.relu(k) * k)  # k used twice
 
 
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda: nn.Sequential(nn.Linear(3, 5), nn.Sigmoid(), nn.Linear(5, 2)),
-        Branchy,
-        lambda: nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4), nn.GELU(), nn.Linear(4, 2)),
-    ],
-)
-def test_every_recorded_gradient_equals_autograds(make):
+def autograd_oracle(forward):
+    """Run ``forward()`` again and ask torch directly: ``torch.autograd.grad`` of the
+    loss with respect to every op output Python can see, and a pre-hook on every
+    backward node for the ones made inside C++ (Linear's transpose, the loss's
+    internals). Nodes get ids by the same walk as the capture (n0 = the loss's
+    grad_fn, breadth first over next_functions), so ids match node for node."""
+    seen = {}
+
+    class Outputs(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            for o in out if isinstance(out, tuple | list) else (out,):
+                if isinstance(o, torch.Tensor) and o.grad_fn is not None:
+                    seen.setdefault(o.grad_fn, o)
+            return out
+
+    with Outputs():
+        loss = forward()
+    ids, queue = {loss.grad_fn: "n0"}, [loss.grad_fn]
+    while queue:
+        f = queue.pop(0)
+        for g, _ in f.next_functions:
+            if g is not None and g not in ids:
+                ids[g] = f"n{len(ids)}"
+                queue.append(g)
+    visible = {nid: seen[f] for f, nid in ids.items() if f in seen}
+    direct = dict(
+        zip(visible, torch.autograd.grad(loss, list(visible.values()), retain_graph=True))
+    )
+    hooked = {}
+    for f, nid in ids.items():
+        if not hasattr(f, "variable"):
+            f.register_prehook(lambda go, nid=nid: hooked.__setitem__(nid, go[0].clone()))
+    loss.backward()
+    values = {nid: t.detach() for nid, t in visible.items()}
+    return ids, direct, hooked, values, loss
+
+
+MODELS = {
+    "mlp": lambda: nn.Sequential(nn.Linear(3, 5), nn.Sigmoid(), nn.Linear(5, 2)),
+    "branchy": Branchy,
+    "layernorm-gelu": lambda: nn.Sequential(
+        nn.Linear(3, 4), nn.LayerNorm(4), nn.GELU(), nn.Linear(4, 2)
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_recorded_gradient_equals_autograds(name):
     torch.manual_seed(0)
-    model = make().double()
+    model = MODELS[name]().double()
     x = torch.randn(5, 3, dtype=torch.float64)
     y = torch.randint(0, 2, (5,))
     loss_fn = nn.CrossEntropyLoss()
     tr = capture_module_graph(model, x, y, loss_fn)
-    # oracle: retain_grad on each op's output, found through its grad_fn
-    outs = {}
-
-    def hook(_m, _i, o):
-        o.retain_grad()
-        outs[id(o.grad_fn)] = o
-
-    hs = [m.register_forward_hook(hook) for m in model.modules() if m is not model]
     model.zero_grad()
-    loss = loss_fn(model(x), y)
-    loss.backward()
-    for h in hs:
-        h.remove()
-    for name, p in model.named_parameters():
-        np.testing.assert_allclose(tr.by_name(name).grad, p.grad.numpy(), rtol=1e-10)
-    assert float(tr.nodes[OUTPUT_ID].value) == pytest.approx(loss.item())
-    # op nodes: grads of module outputs match, by op and shape
-    by_op = {}
-    for o in outs.values():
-        by_op.setdefault((type(o.grad_fn).__name__, tuple(o.shape)), []).append(o.grad.numpy())
-    checked = 0
-    for n in tr.nodes.values():
-        cands = by_op.get((n.grad_fn, n.shape), [])
-        if n.kind == "op" and cands:
-            assert any(np.allclose(n.grad, c, rtol=1e-10) for c in cands)
-            checked += 1
-    assert checked >= 2
-    # every passed-on gradient sums, per input, to that input's upstream
+    ids, direct, hooked, values, loss = autograd_oracle(lambda: loss_fn(model(x), y))
+    assert set(ids.values()) | {OUTPUT_ID} == set(tr.nodes)  # the same nodes, same ids
+    assert float(tr.nodes[OUTPUT_ID].value) == pytest.approx(loss.item(), rel=1e-12)
+    for pname, p in model.named_parameters():  # what accumulates into each leaf
+        np.testing.assert_allclose(tr.by_name(pname).grad, p.grad.numpy(), rtol=1e-10)
+    ops = [n for n in tr.nodes.values() if n.kind == "op"]
+    for n in ops:  # what flows into each op: its output's gradient
+        np.testing.assert_allclose(n.grad, hooked[n.id].numpy(), rtol=1e-10, atol=1e-300)
+        if n.id in direct:
+            np.testing.assert_allclose(n.grad, direct[n.id].numpy(), rtol=1e-10, atol=1e-300)
+            np.testing.assert_allclose(n.value, values[n.id].numpy(), rtol=1e-12)
+    assert len(direct) >= len(ops) // 2  # most ops checked against autograd.grad itself
+    # every backward step: what it passed on along each edge sums, over all the
+    # edges into a node, to that node's gradient (a tensor used twice gets both)
+    into: dict[str, np.ndarray] = {}
     for step in tr.steps:
         for e in step.passed:
-            src = tr.nodes[e.src]
-            if src.kind == "leaf" and e.passed_on is not None:
-                assert e.passed_on.shape == src.grad.shape or src.grad.size == e.passed_on.size
+            if e.passed_on is not None:
+                into[e.src] = into.get(e.src, 0) + e.passed_on
+    for nid, total in into.items():
+        np.testing.assert_allclose(total, tr.nodes[nid].grad, rtol=1e-10, atol=1e-15)
+
+
+def test_values_of_ops_made_inside_cpp_are_filled_in():
+    from nnviz.core.engine import Trainer
+
+    t = Trainer(get_scenario("or-gate"))  # L1Loss(sum): Sub, Abs, Sum inside C++
+    x, y = t.sample_batch()
+    tr = capture_module_graph(t.model, x, y, t.loss_fn)
+    with torch.no_grad():
+        a = t.model(x)
+    W = t.model[0].weight.detach().numpy()
+    (tn,) = [n for n in tr.nodes.values() if n.op == "T"]
+    np.testing.assert_array_equal(tn.value, W.T)
+    sub = next(n for n in tr.nodes.values() if n.op == "Sub")
+    ab = next(n for n in tr.nodes.values() if n.op == "Abs")
+    np.testing.assert_allclose(sub.value, (a - y).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ab.value, (a - y).abs().numpy(), rtol=1e-12)
+    assert float(tr.nodes[OUTPUT_ID].value) == pytest.approx(1.4673, abs=1e-4)  # the seed's
+    assert all(n.value is not None for n in tr.nodes.values())
+    assert {sub.module, ab.module} == {"loss"} and tr.module_types["loss"] == "L1Loss"
+
+
+def test_forward_order_is_the_order_the_forward_ran():
+    tr = chain_rule()
+    assert [tr.nodes[i].label for i in tr.forward_order] == ["b", "c", "u", "a", "v", "L", "L"]
+    assert tr.forward_order[-1] == OUTPUT_ID
 
 
 def test_tensor_used_twice_sums_both_paths():
@@ -167,71 +224,10 @@ def test_tensor_used_twice_sums_both_paths():
 def test_modules_recorded_for_grouping():
     tr = capture_scenario_graph("mnist-mlp")
     mods = Counter(n.module for n in tr.nodes.values())
-    assert set(tr.modules()) == {"1", "2", "3", "4", "5"}
+    assert set(tr.modules()) == {"1", "2", "3", "4", "5", "loss"}
     assert mods["1"] == 4  # weight, T, bias, Addmm
-
-
-def torchviz_backward_nodes(var, params):
-    """torchviz.make_dot's traversal (show_saved=False), reimplemented: the
-    grad_fn nodes and next_functions edges, AccumulateGrad's variables named."""
-    param_map = {id(v): k for k, v in params.items()}
-    seen, nodes, edges = set(), [], []
-
-    def add_nodes(fn):
-        if fn in seen:
-            return
-        seen.add(fn)
-        name = type(fn).__name__
-        if hasattr(fn, "variable"):
-            name += ":" + param_map.get(id(fn.variable), "")
-        nodes.append(name)
-        for u in getattr(fn, "next_functions", ()):
-            if u[0] is not None:
-                edges.append((u[0], fn))
-                add_nodes(u[0])
-
-    add_nodes(var.grad_fn)
-    label = {}
-    for fn in seen:
-        label[fn] = type(fn).__name__ + (
-            ":" + param_map.get(id(fn.variable), "") if hasattr(fn, "variable") else ""
-        )
-    return Counter(nodes), Counter((label[a], label[b]) for a, b in edges)
-
-
-def test_mnist_mlp_nodes_match_torchviz():
-    from nnviz.core.engine import Trainer
-
-    t = Trainer(get_scenario("mnist-mlp"))
-    x, y = t.sample_batch()
-    tr = capture_module_graph(t.model, x, y, t.loss_fn)
-    loss = t.loss_fn(t.model(x), y)
-    want_nodes, want_edges = torchviz_backward_nodes(loss, dict(t.model.named_parameters()))
-
-    def lab(n):
-        return n.grad_fn + (":" + n.name if n.kind == "leaf" else "")
-
-    got_nodes = Counter(lab(n) for n in tr.nodes.values() if n.kind != "output")
-    got_edges = Counter(
-        (lab(tr.nodes[u]), lab(tr.nodes[v])) for u, v in tr.graph.edges if v != OUTPUT_ID
-    )
-    assert got_nodes == want_nodes
-    assert got_edges == want_edges
-    assert sum(want_nodes.values()) == 16
-
-
-def test_mnist_mlp_matches_real_torchviz_if_installed():
-    torchviz = pytest.importorskip("torchviz")
-    from nnviz.core.engine import Trainer
-
-    t = Trainer(get_scenario("mnist-mlp"))
-    x, y = t.sample_batch()
-    tr = capture_module_graph(t.model, x, y, t.loss_fn)
-    dot = torchviz.make_dot(t.loss_fn(t.model(x), y), params=dict(t.model.named_parameters()))
-    body = "\n".join(dot.body)
-    for n in tr.nodes.values():
-        if n.kind == "op":
-            assert n.grad_fn in body
+    assert mods["loss"] == 2  # CrossEntropyLoss: LogSoftmax, NllLoss
+    assert tr.module_types["loss"] == "CrossEntropyLoss"
 
 
 def test_scalar_mode_every_weight_has_its_own_node():
@@ -250,6 +246,53 @@ def test_scalar_mode_every_weight_has_its_own_node():
     assert float(g["0.bias[0]"]) == pytest.approx(b[0].item())
     ops = Counter(n.op for n in tr.nodes.values())
     assert ops["Mul"] == 8 and ops["Sigmoid"] == 4
+
+
+def test_logistic_regression_scalar_graph_shows_dz_is_a_minus_y():
+    """Seed 002's dz = a − y, dw = (a − y)x, db = a − y, on the nodes of one example."""
+    from nnviz.core.engine import Trainer
+
+    t = Trainer(get_scenario("logistic-regression"))
+    x, y = t.sample_batch()
+    fwd, leaves = scalar_mlp_forward(t.model, x[:1], y[:1], t.loss_fn)
+    tr = capture_autograd_graph(fwd, leaves, local_names=False)
+    a, z = tr.by_name("a1[0,0]"), tr.by_name("z1[0,0]")
+    assert (a.op, z.op) == ("Sigmoid", "Add")
+    a_minus_y = float(a.value) - float(y[0, 0])
+    assert float(z.grad) == pytest.approx(a_minus_y, rel=1e-5)  # dz = a − y
+    for i in range(2):
+        dw = float(tr.by_name(f"0.weight[0,{i}]").grad)
+        assert dw == pytest.approx(a_minus_y * float(x[0, i]), rel=1e-5, abs=1e-7)  # (a − y)x
+    assert float(tr.by_name("0.bias[0]").grad) == pytest.approx(a_minus_y, rel=1e-5)  # db
+    assert z.module == "0" and a.module == "1"
+
+
+def test_scalar_graph_of_a_trainer_matches_the_model_and_stays_small():
+    from nnviz.core.engine import Trainer
+
+    t = Trainer(get_scenario("scratch-mlp"))
+    tr = capture_trainer_graph(t, scalar=True)
+    assert tr.scalar and tr.note == "scalar graph of 1 row of the batch"  # a row is 38 ops
+    assert len(tr.nodes) < 70
+    x, y = t.sample_batch()
+    t.model.zero_grad()
+    t.loss_fn(t.model(x[:1]), y[:1]).backward()
+    W0, W2 = t.model[0].weight.grad, t.model[2].weight.grad
+    g = tr.leaf_grads()
+    for j in range(3):
+        for i in range(4):
+            assert float(g[f"0.weight[{j},{i}]"]) == pytest.approx(W0[j, i].item(), abs=1e-12)
+        assert float(g[f"2.weight[0,{j}]"]) == pytest.approx(W2[0, j].item(), abs=1e-12)
+        assert tr.by_name(f"a1[0,{j}]").op == "Sigmoid"
+    assert float(tr.nodes[OUTPUT_ID].value) == pytest.approx(
+        t.loss_fn(t.model(x[:1]), y[:1]).item(), rel=1e-12
+    )
+    assert set(tr.modules()) == {"0", "1", "2", "3", "loss"}
+    np.testing.assert_array_equal(tr.target, y[:1].numpy())
+    # or-gate's rows are small: four of them
+    tr4 = capture_trainer_graph(Trainer(get_scenario("or-gate")), scalar=True)
+    assert tr4.note == "scalar graph of 4 rows of the batch"
+    assert {f"a1[{r},0]" for r in range(4)} <= {n.name for n in tr4.nodes.values()}
 
 
 def test_scalar_mode_refuses_big_models():

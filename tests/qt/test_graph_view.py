@@ -8,9 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from nnviz.core.autograd_graph import capture_autograd_graph, capture_scenario_graph
+from nnviz.core.autograd_graph import (
+    capture_autograd_graph,
+    capture_scenario_graph,
+    capture_trainer_graph,
+)
 from nnviz.qt.backprop_stepper import StepModel, StepThroughWidget, chain_rule_lines
-from nnviz.qt.graph_view import MOD_PREFIX, GraphView, render_graph
+from nnviz.qt.graph_view import MOD_PREFIX, GraphView, fmt_num, render_graph
 from nnviz.qt.theme import LIGHT
 
 
@@ -99,8 +103,9 @@ def test_mnist_grouped_by_module_is_a_handful_of_boxes(qtbot):
     v.set_trace(tr)
     keys = v.display_keys()
     assert 5 <= len(keys) <= 9
-    assert sum(k.startswith(MOD_PREFIX) for k in keys) == 5
+    assert sum(k.startswith(MOD_PREFIX) for k in keys) == 6  # 5 layers and the loss
     assert v.items[MOD_PREFIX + "1"].title == "1: Linear"
+    assert v.items[MOD_PREFIX + "loss"].title == "loss: CrossEntropyLoss"
     v._clicked(MOD_PREFIX + "3")
     assert got == ["3"]
     v.toggle_module("1")  # expands: its weight, bias, T and Addmm appear
@@ -162,3 +167,58 @@ def test_nested_modules_collapse_without_cycles(qtbot):
     assert boxes == [MOD_PREFIX + "layers.0", MOD_PREFIX + "layers.1"]
     v.expand_all()
     assert len(v.display_keys()) == len(tr.nodes)
+
+
+def test_logistic_regression_panel_shows_dz_is_a_minus_y():
+    from nnviz.core.engine import Trainer
+    from nnviz.core.scenarios import get_scenario
+
+    t = Trainer(get_scenario("logistic-regression"))
+    _, y = t.sample_batch()
+    for scalar, m in ((False, 20), (True, 4)):
+        tr = capture_trainer_graph(t, scalar=scalar)
+        sig = next(s for s in tr.steps if tr.nodes[s.node].op == "Sigmoid")
+        lines = chain_rule_lines(tr, sig)
+        (line,) = [ln for ln in lines if "binary cross-entropy" in ln]
+        assert f"= (a − y)/{m}, the lecture's dz = a − y" in line
+        a = tr.nodes[sig.node].value
+        if not scalar:  # the first rows' a − y, as the data says
+            want = (a - y.numpy()).reshape(-1)[:4]
+            assert "= [" + ", ".join(fmt_num(float(v)) for v in want) + ", …]" in line
+        else:
+            r = int(tr.nodes[sig.node].name[3])  # a1[r,0]
+            assert line.endswith(f"= {fmt_num(float(a) - float(y[r, 0]))}")
+    # no such line where it does not apply
+    chain = capture_scenario_graph("chain-rule")
+    assert not any("cross-entropy" in ln for s in chain.steps for ln in chain_rule_lines(chain, s))
+
+
+def test_scalar_graph_shows_every_weight_in_compact_boxes(qtbot):
+    from nnviz.core.engine import Trainer
+    from nnviz.core.scenarios import get_scenario
+
+    tr = capture_trainer_graph(Trainer(get_scenario("or-gate")), scalar=True)
+    v = GraphView()
+    qtbot.addWidget(v)
+    v.set_trace(tr)
+    assert len(v.display_keys()) == len(tr.nodes)  # not folded into layer boxes
+    assert v.compact and v.legend.isVisibleTo(v)
+    w = v.items[tr.by_name("0.weight[0,0]").id]
+    assert w.is_param and w.title == "0.weight[0,0]"
+    boxes = [item.sceneBoundingRect() for item in v.items.values()]
+    for i, a in enumerate(boxes):  # nothing overlaps
+        assert not any(a.adjusted(6, 6, -6, -6).intersects(b) for b in boxes[i + 1 :])
+    v.collapse_all()  # grouping by layer still works on request
+    assert {MOD_PREFIX + "0", MOD_PREFIX + "1"} <= set(v.display_keys())
+
+
+def test_current_step_marks_its_edges_with_the_gradients(qtbot, chain):
+    v = GraphView()
+    qtbot.addWidget(v)
+    v.set_trace(chain)
+    nf = len(chain.forward_order)
+    v.set_current_step(nf + chain.backward_order.index(chain.by_name("v").id) + 1)
+    labels = {m.text() for m in v._marks if hasattr(m, "text")}
+    assert labels == {"dL/da = 3", "dL/du = 3"}
+    v.set_current_step(2)  # a forward step: the node in the forward colour, no labels
+    assert v.items[chain.forward_order[1]].current == "forward" and not v._marks

@@ -1,0 +1,205 @@
+"""The training worker on its own thread: commands in, signals out, never a widget."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from PySide6 import QtCore
+from torch import nn
+
+from nnviz.core.engine import TrainConfig
+from nnviz.core.scenarios import get_scenario
+from nnviz.qt.worker import WorkerThread
+
+XOR = get_scenario("xor")
+WAIT_MS = 10_000  # the first trainer of a process imports torch's optimizers (~1 s)
+
+
+class Recorder(QtCore.QObject):
+    """Keeps every signal the worker sends, received on the GUI thread."""
+
+    def __init__(self, worker) -> None:
+        super().__init__()
+        self.chunks, self.snapshots, self.infos = [], [], []
+        self.states, self.errors, self.rejections, self.halts = [], [], [], []
+        worker.metrics.connect(self.chunks.append)
+        worker.snapshot.connect(self.snapshots.append)
+        worker.built.connect(self.infos.append)
+        worker.state.connect(self.states.append)
+        worker.error.connect(lambda m, d: self.errors.append((m, d)))
+        worker.rejected.connect(lambda m, d: self.rejections.append((m, d)))
+        worker.halted.connect(self.halts.append)
+
+    @property
+    def step(self) -> int:
+        return self.chunks[-1].step if self.chunks else 0
+
+    def losses(self) -> np.ndarray:
+        return np.concatenate([c.losses for c in self.chunks]) if self.chunks else np.empty(0)
+
+
+@pytest.fixture
+def threaded(qtbot):
+    wt = WorkerThread()
+    rec = Recorder(wt.worker)
+    wt.start()
+    yield wt, rec
+    assert wt.shutdown(), "the worker thread did not end within 2 s"
+    assert not wt.thread.isRunning()
+
+
+def configure(qtbot, wt, rec, scenario=XOR, config=None, model=None) -> None:
+    n = len(rec.snapshots)
+    wt.worker.configure(scenario, config or TrainConfig.for_scenario(scenario), None, model)
+    qtbot.waitUntil(lambda: len(rec.snapshots) > n, timeout=WAIT_MS)
+
+
+def paused_at(qtbot, rec, step: int) -> None:
+    qtbot.waitUntil(lambda: rec.step == step and rec.states[-1] == "paused", timeout=WAIT_MS)
+
+
+def test_step_trains_one_batch_and_the_last_step_of_an_epoch_is_shown(qtbot, threaded):
+    wt, rec = threaded
+    configure(qtbot, wt, rec)
+    info = rec.infos[-1]
+    assert info.widths == (2, 8, 1) and info.steps_per_epoch == 20  # 200 points, batches of 10
+    assert rec.snapshots[-1].step == 0  # the fresh model is shown before any step
+
+    wt.worker.step(1)
+    paused_at(qtbot, rec, 1)
+    assert len(rec.losses()) == 1
+    qtbot.waitUntil(lambda: rec.snapshots[-1].step == 0 and len(rec.snapshots) == 2)
+
+    wt.worker.step_epoch()  # from step 1 to the end of the first epoch
+    paused_at(qtbot, rec, 20)
+    assert rec.chunks[-1].epoch == 1 and len(rec.losses()) == 20
+    # the network view gets the epoch's last step, not the state before the epoch
+    qtbot.waitUntil(lambda: rec.snapshots[-1].step == 19)
+    qtbot.wait(100)
+    assert rec.step == 20  # and nothing ran past it
+
+
+def test_pause_shows_the_model_as_it_stopped(qtbot, threaded):
+    wt, rec = threaded
+    configure(qtbot, wt, rec)
+    wt.worker.play()
+    qtbot.waitUntil(lambda: rec.step >= 50, timeout=WAIT_MS)
+    wt.worker.pause()
+    qtbot.waitUntil(lambda: rec.states[-1] == "paused")
+    qtbot.waitUntil(lambda: rec.snapshots[-1].step == rec.step)
+    stopped = rec.step
+    qtbot.wait(150)
+    assert rec.step == stopped == wt.worker.trainer.step_count
+
+
+def test_learning_rate_changes_live_without_a_reset(qtbot, threaded):
+    wt, rec = threaded
+    configure(qtbot, wt, rec)
+    wt.worker.step(5)
+    paused_at(qtbot, rec, 5)
+    weights = wt.worker.trainer.model[0].weight.detach().clone()
+    wt.worker.set_lr(0.125)
+    opt = wt.worker.trainer.optimizer
+    qtbot.waitUntil(lambda: opt.param_groups[0]["lr"] == 0.125)
+    assert wt.worker.trainer.step_count == 5  # same model, same optimizer state
+    assert wt.worker.trainer.optimizer is opt
+    assert torch.equal(wt.worker.trainer.model[0].weight, weights)
+    assert len(rec.infos) == 1  # nothing was rebuilt
+
+
+def test_a_bad_configuration_is_rejected_and_the_model_kept(qtbot, threaded):
+    wt, rec = threaded
+    configure(qtbot, wt, rec)
+    trainer = wt.worker.trainer
+    wt.worker.configure(XOR, replace(trainer.config, loss="cross_entropy"))
+    qtbot.waitUntil(lambda: bool(rec.rejections), timeout=WAIT_MS)
+    message, details = rec.rejections[-1]
+    assert "cross-entropy needs one output per class" in message and details == ""
+    assert wt.worker.trainer is trainer and len(rec.infos) == 1
+    wt.worker.step(1)  # and it still trains
+    paused_at(qtbot, rec, 1)
+
+
+class FlakyModel(nn.Sequential):
+    """A user's model that raises in forward while ``fail`` is set."""
+
+    def __init__(self) -> None:
+        torch.manual_seed(0)
+        super().__init__(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 1), nn.Sigmoid())
+        self.fail = False
+
+    def forward(self, x):
+        if self.fail:
+            raise RuntimeError("boom in the user's forward")
+        return super().forward(x)
+
+
+def test_an_exception_in_training_is_reported_and_training_can_go_on(qtbot, threaded):
+    wt, rec = threaded
+    model = FlakyModel()
+    configure(qtbot, wt, rec, model=model)
+    assert rec.infos[-1].widths == (2, 4, 1)
+    wt.worker.play()
+    qtbot.waitUntil(lambda: rec.step >= 10, timeout=WAIT_MS)
+    model.fail = True
+    qtbot.waitUntil(lambda: bool(rec.errors), timeout=WAIT_MS)
+    message, details = rec.errors[-1]
+    assert "RuntimeError: boom in the user's forward" in message
+    assert "Training stopped at step" in message
+    assert "Traceback" in details
+    qtbot.waitUntil(lambda: rec.states[-1] == "paused")
+    assert wt.thread.isRunning()  # the worker survived
+
+    model.fail = False
+    wt.worker.reset()
+    qtbot.waitUntil(lambda: len(rec.infos) == 2)
+    assert wt.worker.trainer.step_count == 0
+    n = len(rec.chunks)
+    wt.worker.play()
+    qtbot.waitUntil(lambda: len(rec.chunks) > n and rec.step >= 5, timeout=WAIT_MS)
+
+
+def test_a_nan_loss_pauses_training_and_says_what_to_do(qtbot, threaded):
+    wt, rec = threaded
+    digits = get_scenario("digits-mlp")
+    cfg = TrainConfig.for_scenario(digits, optimizer="sgd", lr=1e30)  # blows up in 2 steps
+    configure(qtbot, wt, rec, scenario=digits, config=cfg)
+    wt.worker.play()
+    qtbot.waitUntil(lambda: bool(rec.halts), timeout=WAIT_MS)
+    assert "nan" in rec.halts[-1].lower() and "Lower the learning rate" in rec.halts[-1]
+    qtbot.waitUntil(lambda: rec.states[-1] == "paused")
+    halted_at = wt.worker.trainer.step_count
+    qtbot.wait(150)
+    assert wt.worker.trainer.step_count == halted_at  # paused, not racing on NaNs
+    assert rec.losses().size == halted_at and not np.isfinite(rec.losses()[-1])
+
+
+def test_speed_change_and_stop_take_effect_in_the_middle_of_a_slow_step(qtbot, threaded):
+    wt, rec = threaded
+    configure(qtbot, wt, rec)
+    wt.worker.set_delay(60.0, every_step_snapshot=True)  # one step a minute
+    wt.worker.play()
+    qtbot.waitUntil(lambda: rec.step == 1, timeout=WAIT_MS)  # each step is shown at once
+    wt.worker.set_delay(0.0, every_step_snapshot=False)  # back to full speed: no minute's wait
+    qtbot.waitUntil(lambda: rec.step >= 20, timeout=WAIT_MS)
+    wt.worker.set_delay(60.0, every_step_snapshot=True)
+    qtbot.wait(100)
+    n = rec.step
+    qtbot.wait(200)
+    assert rec.step == n  # asleep for a minute: the fixture's shutdown must still join in 2 s
+
+
+def test_unload_stops_the_old_model_training(qtbot, threaded):
+    wt, rec = threaded
+    configure(qtbot, wt, rec)
+    wt.worker.play()
+    qtbot.waitUntil(lambda: rec.step >= 10, timeout=WAIT_MS)
+    wt.worker.unload()  # an expression scenario was opened
+    qtbot.waitUntil(lambda: rec.states[-1] == "paused")
+    qtbot.wait(50)
+    n = len(rec.chunks)
+    qtbot.wait(150)
+    assert len(rec.chunks) == n and wt.worker.trainer is None
