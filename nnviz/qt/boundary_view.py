@@ -64,8 +64,8 @@ class BoundaryView(QtWidgets.QWidget):
             "held out for testing."
         )
         self.thumbs_view.setToolTip(
-            "What each hidden neuron computes over the same plane (its activation), "
-            "as TensorFlow Playground shows it"
+            "h1, h2, …: what each neuron of hidden layer 1, 2, … computes over the same "
+            "plane (its activation), as TensorFlow Playground shows it"
         )
         self._points: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.set_theme(theme)
@@ -127,7 +127,7 @@ class BoundaryView(QtWidgets.QWidget):
             f"<span style='color:{t.foreground}'>decision boundary</span>"
             f"<span style='color:{t.muted}'>  P(class 1) "
             f"<span style='color:{t.negative}'>0</span>…"
-            f"<span style='color:{t.positive}'>1</span> · ringed: test</span>",
+            f"<span style='color:{t.positive}'>1</span></span>",
             size=f"{11 * t.scale:.0f}pt",
         )
 
@@ -183,20 +183,27 @@ class BoundaryView(QtWidgets.QWidget):
             n, res = h.shape[0], h.shape[1]
             cols = min(n, max(THUMB_COLS, -(-n // 2)))
             rows = max(1, -(-n // cols))
-            y += 0.45 * res  # room for the layer's name above its thumbnails
+            if li:
+                y += 0.25 * res  # a little room between layers
             buf = np.zeros((rows * (res + gap), cols * (res + gap), 4), np.uint8)
             origin = [((k // cols) * (res + gap), (k % cols) * (res + gap)) for k in range(n)]
             img = pg.ImageItem(buf, axisOrder="row-major")
             img.setRect(QtCore.QRectF(0, y, buf.shape[1], buf.shape[0]))
             self.thumb_vb.addItem(img)
-            label = pg.TextItem(f"hidden {li + 1}", color=t.foreground, anchor=(0, 1))
+            # short names to the left, where a wide panel has room (above the
+            # grid, a fixed band was less than a line tall in a short panel)
+            label = pg.TextItem(f"h{li + 1}", color=t.muted, anchor=(1, 0.5))
             f = QtGui.QFont()
             f.setPointSizeF(10.0 * t.scale)
+            f.setBold(True)
             label.setFont(f)
-            label.setPos(0, y - 1)
+            label.setPos(-gap, y + buf.shape[0] / 2)
             self.thumb_vb.addItem(label)
             self._thumbs.append({"image": img, "rgba": buf, "origin": origin, "label": label})
             y += buf.shape[0]
             width = max(width, buf.shape[1])
         if self._thumbs:
-            self.thumb_vb.setRange(QtCore.QRectF(-gap, -gap, width + gap, y + gap), padding=0.02)
+            left = 0.07 * width  # room for the names
+            self.thumb_vb.setRange(
+                QtCore.QRectF(-left, -gap, width + left + gap, y + 2 * gap), padding=0.02
+            )

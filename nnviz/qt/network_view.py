@@ -382,6 +382,7 @@ class NetworkView(QtWidgets.QWidget):
         self._hover: tuple[int, int] | None = None
         self._highlight = -1
         self._layout_aspect = 1.8
+        self._label_scale = 1.0  # column titles and notes, shrunk when columns are close
         self.weight_windows: dict[int, WeightMatrixWindow] = {}
 
         lay = QtWidgets.QVBoxLayout(self)
@@ -691,13 +692,14 @@ class NetworkView(QtWidgets.QWidget):
         self._act_vmax = self._grad_vmax = 0.0
         self._build(snap)
 
-    def _drawing_aspect(self) -> float:
+    def _drawing_aspect(self, snap: Snapshot) -> float:
         sc = self.theme.scale
         size = self.vb.size()
         w, h = size.width(), size.height()
         if w < 50 or h < 50:
             return 1.8
-        return (w - 260 * sc) / max(h - 126 * sc, 10.0)
+        left, right = self._side_margins(snap.widths, tuple(snap.input_shape))
+        return (w - left - right) / max(h - 126 * sc, 10.0)
 
     def _build(self, snap: Snapshot) -> None:
         """Make the per-layer items (on a new architecture, theme or shape)."""
@@ -707,8 +709,10 @@ class NetworkView(QtWidgets.QWidget):
                     if isinstance(obj, QtWidgets.QGraphicsItem) and obj.scene() is not None:
                         self.vb.removeItem(obj)
         self._items = []
+        self._label_scale = 1.0
         widths = snap.widths
-        self._layout_aspect = self._drawing_aspect()
+        self._shape = (snap.widths, tuple(snap.input_shape))
+        self._layout_aspect = self._drawing_aspect(snap)
         self.geoms = layout(widths, tuple(snap.input_shape), self._layout_aspect)
         t = self.theme
         n_layers = len(widths)
@@ -771,6 +775,7 @@ class NetworkView(QtWidgets.QWidget):
                 f"<span style='color:{t.muted}'>{sub}</span></div>"
             )
             top.setTextWidth(220 * t.scale)
+            items["title_text"] = (title, sub)
             top.setPos((x0 + x1) / 2, min(gg.bounds[1] for gg in self.geoms) - 1.5)
             self.vb.addItem(top)
             items["title"] = top
@@ -795,7 +800,7 @@ class NetworkView(QtWidgets.QWidget):
 
     def _on_resized(self, *_args) -> None:
         if self.snapshot is not None and self.geoms:
-            a = self._drawing_aspect()
+            a = self._drawing_aspect(self.snapshot)
             if abs(a - self._layout_aspect) > 0.15 * self._layout_aspect:
                 self._build(self.snapshot)  # re-spread the columns over the new shape
                 self._render(self.snapshot)
@@ -814,9 +819,7 @@ class NetworkView(QtWidgets.QWidget):
         y0 = min(min(g.bounds[1] for g in self.geoms), 0.12 * H)
         y1 = max(max(g.bounds[3] for g in self.geoms), 0.88 * H)
         x0, x1 = min(x0, (x0 + x1) / 2 - 0.6 * H), max(x1, (x0 + x1) / 2 + 0.6 * H)
-        first, last = self._items[0], self._items[-1]
-        left = (24 + (120 if first["labels"] else 40)) * sc
-        right = (24 + (150 if last["labels"] else 40)) * sc
+        left, right = self._side_margins(*self._shape)
         top, bottom = 70 * sc, 56 * sc
         size = self.vb.size()
         w_px, h_px = max(size.width(), 50.0), max(size.height(), 50.0)
@@ -827,6 +830,48 @@ class NetworkView(QtWidgets.QWidget):
             QtCore.QRectF(cx - w_px / ppu / 2, cy - h_px / ppu / 2, w_px / ppu, h_px / ppu),
             padding=0,
         )
+        self._fit_labels(ppu)
+
+    def _side_margins(self, widths: tuple[int, ...], input_shape: tuple[int, ...]) -> tuple:
+        """Pixels to the left and right of the drawing for the input and output
+        value labels (drawn for dot layers of up to 16), measured in their font."""
+        sc = self.theme.scale
+        fm = QtGui.QFontMetricsF(self._small_font)
+        picture = len([d for d in input_shape if d != 1]) == 2
+        left = 40 * sc
+        if widths[0] <= 16 and not picture:
+            left = fm.horizontalAdvance("x₁₆ = +0.00")
+        right = 40 * sc
+        if widths[-1] <= 16:
+            widest = "9: +00.00  ← target" if widths[-1] > 1 else "0.000   target 0"
+            right = fm.horizontalAdvance(widest)
+        return left + 28 * sc, right + 28 * sc
+
+    def _fit_labels(self, ppu: float) -> None:
+        """Shrink the column titles and notes where the columns stand closer
+        together than the text is wide (a narrow view, presenter fonts)."""
+        if len(self.geoms) < 2:
+            return
+        gap_px = min(b.x - a.x for a, b in zip(self.geoms[:-1], self.geoms[1:])) * ppu
+        bold = QtGui.QFont(self._font)
+        bold.setBold(True)
+        fb, fr = QtGui.QFontMetricsF(bold), QtGui.QFontMetricsF(self._font)
+        fs = QtGui.QFontMetricsF(self._small_font)
+        need = max(
+            max(fb.horizontalAdvance(title), fr.horizontalAdvance(sub))
+            for title, sub in (items["title_text"] for items in self._items)
+        )
+        need = max(need, fs.horizontalAdvance("|dL/dz| ≤ 0.00019"))
+        scale = min(1.0, max(0.5, (gap_px - 12.0) / need))
+        if abs(scale - self._label_scale) < 0.03:
+            return
+        self._label_scale = scale
+        for items in self._items:
+            for key, base in (("title", self._font), ("stat", self._small_font)):
+                font = QtGui.QFont(base)
+                font.setPointSizeF(base.pointSizeF() * scale)
+                items[key].setFont(font)
+            items["title"].setTextWidth(220 * self.theme.scale * scale)
 
     def _frame(self, rect) -> QtWidgets.QGraphicsRectItem:
         item = QtWidgets.QGraphicsRectItem(QtCore.QRectF(*rect))
