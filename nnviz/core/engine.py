@@ -224,6 +224,7 @@ class Trainer:
         )
         self._param_pool, self._grad_pool = _BufferPool(), _BufferPool()
         self._snap_request = threading.Event()
+        self.sample_row = 0  # the batch row snapshots show by default (wraps around)
         self._snap_row = 0
         self.reset()
 
@@ -310,9 +311,10 @@ class Trainer:
 
     # --- stepping ---------------------------------------------------------------------
 
-    def request_snapshot(self, sample_row: int = 0) -> None:
-        """Ask for a snapshot of the next step (thread-safe)."""
-        self._snap_row = sample_row
+    def request_snapshot(self, sample_row: int | None = None) -> None:
+        """Ask for a snapshot of the next step (thread-safe); the row of the
+        batch it shows defaults to :attr:`sample_row`."""
+        self._snap_row = self.sample_row if sample_row is None else sample_row
         self._snap_request.set()
 
     def step(self, snapshot: bool = False) -> StepMetrics:
@@ -325,14 +327,16 @@ class Trainer:
         else:
             x, y = self._batch_tensors(idx)
         snap = None
-        if snapshot or self._snap_request.is_set():
+        requested = self._snap_request.is_set()
+        if snapshot or requested:
             self._snap_request.clear()
+            row = self._snap_row if requested else self.sample_row
             with _Capture(self.model, self.layers) as capture:
                 out = self.model(x)
                 loss = self.loss_fn(out, y)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-            snap = self._make_snapshot(capture, x, y, out, loss, idx, self._snap_row)
+            snap = self._make_snapshot(capture, x, y, out, loss, idx, row)
         else:
             out = self.model(x)
             loss = self.loss_fn(out, y)
@@ -434,7 +438,7 @@ class Trainer:
 
     # --- snapshots --------------------------------------------------------------------------
 
-    def snapshot(self, sample_row: int = 0) -> Snapshot:
+    def snapshot(self, sample_row: int | None = None) -> Snapshot:
         """A snapshot of one forward/backward on the next batch, with no update."""
         x, y = self.sample_batch()
         capture = _Capture(self.model, self.layers)
@@ -443,10 +447,11 @@ class Trainer:
             loss = self.loss_fn(out, y)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-        return self._make_snapshot(capture, x, y, out, loss, self._batch, sample_row)
+        row = self.sample_row if sample_row is None else sample_row
+        return self._make_snapshot(capture, x, y, out, loss, self._batch, row)
 
     def _make_snapshot(self, capture, x, y, out, loss, idx, row) -> Snapshot:
-        row = min(max(int(row), 0), int(x.shape[0]) - 1)
+        row = int(row) % int(x.shape[0])  # rows wrap: a view can cycle through the batch
         # Each parameter and gradient is copied once, into reused buffers;
         # layers share the copies.
         named = list(self.model.named_parameters())

@@ -165,6 +165,7 @@ class MainWindow(QMainWindow):
         s.errorRaised.connect(self.on_error)
         s.configRejected.connect(self.on_rejected)
         s.halted.connect(self.on_halted)
+        s.finished.connect(lambda msg: self.statusBar().showMessage(msg, 30000))
         s.frame.connect(self.on_frame)
         s.graphReady.connect(self.graph.set_trace)
         s.gradcheckReady.connect(self.graph.show_gradcheck)

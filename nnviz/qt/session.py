@@ -28,6 +28,7 @@ class Session(QObject):
     errorRaised = Signal(str, str)
     configRejected = Signal(object)  # ModelInfo still in use (None: none built yet)
     halted = Signal(str)
+    finished = Signal(str)  # paused at the scenario's planned length
     graphReady = Signal(object)
     gradcheckReady = Signal(object)
 
@@ -56,6 +57,7 @@ class Session(QObject):
         w.error.connect(self.errorRaised, Qt.QueuedConnection)
         w.rejected.connect(self._on_rejected, Qt.QueuedConnection)
         w.halted.connect(self.halted, Qt.QueuedConnection)
+        w.finished.connect(self.finished, Qt.QueuedConnection)
         w.graph.connect(self.graphReady, Qt.QueuedConnection)
         w.gradcheck.connect(self.gradcheckReady, Qt.QueuedConnection)
         self._threads.start()

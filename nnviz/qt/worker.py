@@ -26,6 +26,7 @@ from nnviz.core.errors import NnvizError
 from nnviz.core.scenarios import Scenario
 
 EMIT_INTERVAL_S = 0.05  # metrics batches at most 20 times a second
+SAMPLE_PERIOD_S = 2.0  # at full speed, the sample the views show changes this often
 FULL_SPEED = 0.0
 
 
@@ -69,7 +70,8 @@ class TrainingWorker(QObject):
     state = Signal(str)  # "playing" / "paused"
     error = Signal(str, str)  # (message, details)
     rejected = Signal(str, str)  # a configuration could not be built: (message, details)
-    halted = Signal(str)  # training paused by itself: NaN/Inf loss, end reached
+    halted = Signal(str)  # training paused by itself: a NaN/Inf loss
+    finished = Signal(str)  # paused at the scenario's length (Play goes on past it)
 
     def __init__(self) -> None:
         super().__init__()
@@ -81,6 +83,7 @@ class TrainingWorker(QObject):
         self._delay = FULL_SPEED  # seconds per step; 0: full speed
         self._snapshot_every_step = False
         self.trainer: Trainer | None = None
+        self._sample_since = 0.0  # when the shown sample last changed
 
     # --- called from the GUI thread (thread-safe) ---------------------------------
 
@@ -161,6 +164,11 @@ class TrainingWorker(QObject):
                 self._wake.wait(0.1)
                 self._wake.clear()
                 continue
+            if self._budget > 0 or self._snapshot_every_step:
+                # a step shown on its own (Step, teaching pace): the next sample each time
+                self._next_sample(t)
+            elif time.perf_counter() - self._sample_since >= SAMPLE_PERIOD_S:
+                self._next_sample(t)
             if self._budget > 0:
                 self._budget -= 1
                 if self._budget == 0:  # the last step of Step / Step epoch: show it
@@ -182,6 +190,13 @@ class TrainingWorker(QObject):
                 evals.append(m.eval)
             if m.snapshot is not None:
                 self.snapshot.emit(m.snapshot)
+            if self._playing and m.step == self._planned_steps(t):
+                self._playing = False
+                self.state.emit("paused")
+                self.finished.emit(
+                    f"Done: {m.step:,} steps ({t.scenario.title}'s planned length). "
+                    "Press Play to go on, R to start again."
+                )
             if not math.isfinite(m.loss):
                 self._playing, self._budget = False, 0
                 self.state.emit("paused")
@@ -201,6 +216,19 @@ class TrainingWorker(QObject):
                 self._sleep(self._delay)
         self._flush(steps, losses, evals, chunk_start, chunk_steps)
         QThread.currentThread().quit()  # let the thread's event loop end at once
+
+    @staticmethod
+    def _planned_steps(t: Trainer) -> int | None:
+        """The scenario's length in steps (its steps, or its epochs), if it has one."""
+        sc = t.scenario
+        if sc.steps:
+            return sc.steps
+        return sc.epochs * t.steps_per_epoch if sc.epochs else None
+
+    def _next_sample(self, t: Trainer) -> None:
+        """Views show one row of the batch; move on to the next (it wraps)."""
+        t.sample_row += 1
+        self._sample_since = time.perf_counter()
 
     def _sleep(self, seconds: float) -> None:
         start = time.perf_counter()

@@ -43,7 +43,9 @@ def test_pass_animator_runs_forward_then_backward_over_one_step_period():
     assert a.phase(now=10.1) == (None, 0.0)  # and it is over until the next step starts
 
 
-def test_at_full_speed_snapshots_are_asked_for_at_most_once_a_frame(qtbot, session):
+def test_at_full_speed_snapshots_are_asked_for_at_most_once_a_frame(qtbot, session, monkeypatch):
+    # about pacing, not about xor's planned length (600 steps: under half a second)
+    monkeypatch.setattr(type(session.worker), "_planned_steps", staticmethod(lambda t: None))
     built(qtbot, session)
     frames, requests, shown = [], [], []
     ask = session.worker.request_snapshot

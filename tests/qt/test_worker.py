@@ -32,6 +32,8 @@ class Recorder(QtCore.QObject):
         worker.error.connect(lambda m, d: self.errors.append((m, d)))
         worker.rejected.connect(lambda m, d: self.rejections.append((m, d)))
         worker.halted.connect(self.halts.append)
+        self.finishes = []
+        worker.finished.connect(self.finishes.append)
 
     @property
     def step(self) -> int:
@@ -203,3 +205,32 @@ def test_unload_stops_the_old_model_training(qtbot, threaded):
     n = len(rec.chunks)
     qtbot.wait(150)
     assert len(rec.chunks) == n and wt.worker.trainer is None
+
+
+def test_each_step_shows_the_next_sample_of_the_batch(qtbot, threaded):
+    """The OR gate trains on its whole truth table at once: stepping shows each
+    of its four inputs in turn, not always the first one, (0, 0)."""
+    wt, rec = threaded
+    or_gate = get_scenario("or-gate")
+    configure(qtbot, wt, rec, or_gate)
+    assert tuple(rec.snapshots[-1].input) == (0.0, 0.0)
+    shown = []
+    for _ in range(4):
+        n = len(rec.snapshots)
+        wt.worker.step(1)
+        qtbot.waitUntil(lambda n=n: len(rec.snapshots) > n, timeout=WAIT_MS)
+        shown.append(tuple(float(v) for v in rec.snapshots[-1].input))
+    assert shown == [(0.0, 1.0), (1.0, 0.0), (1.0, 1.0), (0.0, 0.0)]
+
+
+def test_play_pauses_at_the_scenarios_length_and_goes_on_when_asked(qtbot, threaded):
+    wt, rec = threaded
+    configure(qtbot, wt, rec)  # xor: 30 epochs of 20 batches
+    planned = XOR.epochs * rec.infos[-1].steps_per_epoch
+    wt.worker.play()
+    paused_at(qtbot, rec, planned)
+    assert rec.finishes and f"{planned:,} steps" in rec.finishes[-1]
+    wt.worker.play()  # Play again: past the planned length
+    qtbot.waitUntil(lambda: rec.step > planned + 20, timeout=WAIT_MS)
+    wt.worker.pause()
+    assert len(rec.finishes) == 1
