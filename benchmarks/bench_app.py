@@ -8,9 +8,11 @@ Each measurement runs in a fresh process (this file, re-run with ``--child``):
 - ``headless``: the core ``Trainer`` stepping in the main thread, as
   ``nnviz train`` does.
 - ``app``: the real main window at 1600×900 (offscreen), playing at full speed
-  with every view updating, training in its ``QThread`` worker. The same
-  process records how late a 16 ms ``PreciseTimer`` on the GUI thread fires
-  (what a user feels as a sticky window), and the GUI thread's CPU share.
+  with every view updating, training in its ``QThread`` worker; also the GUI
+  thread's CPU share and the frame interval the pacer settled on.
+- ``app-probe``: the same, plus a 16 ms ``PreciseTimer`` on the GUI thread
+  recording how late it fires (what a user feels as a sticky window). Its own
+  wake-ups cost the GUI thread, so rates come from ``app`` runs.
 
 Both time the same step range of a fresh model (``--warmup`` steps, then
 ``--steps`` more), so they train through the same phase. Fresh processes, in
@@ -51,7 +53,7 @@ def headless(scenario: str, warmup: int, steps: int) -> dict:
     return {"rate": steps / (time.perf_counter() - t0)}
 
 
-def app(scenario: str, warmup: int, steps: int) -> dict:
+def app(scenario: str, warmup: int, steps: int, probe: bool = False) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import numpy as np
     from PySide6.QtCore import Qt, QTimer
@@ -66,9 +68,6 @@ def app(scenario: str, warmup: int, steps: int) -> dict:
     s = win.session
     out: dict = {}
     late: list[float] = []
-    probe = QTimer()
-    probe.setTimerType(Qt.PreciseTimer)
-    probe.setInterval(16)
     last = [0.0]
 
     def on_probe() -> None:
@@ -80,9 +79,11 @@ def app(scenario: str, warmup: int, steps: int) -> dict:
     def check() -> None:
         if s.info is None:
             return
-        if not s.playing and "played" not in out:
-            out["played"] = True
+        if not s.playing and not out.get("asked"):  # also past the planned length
+            out["asked"] = True
             s.play()
+        elif s.playing:
+            out["asked"] = False
         if "t0" not in out and s.step >= warmup:
             out.update(t0=time.perf_counter(), s0=s.step, c0=time.thread_time())
         elif "t0" in out and s.step - out["s0"] >= steps:
@@ -92,8 +93,12 @@ def app(scenario: str, warmup: int, steps: int) -> dict:
             out["frame_ms"] = s.pacer.interval_ms
             qapp.quit()
 
-    probe.timeout.connect(on_probe)
-    probe.start()
+    probe_timer = QTimer()
+    probe_timer.setTimerType(Qt.PreciseTimer)
+    probe_timer.setInterval(16)
+    probe_timer.timeout.connect(on_probe)
+    if probe:  # its 60 wake-ups a second cost the GUI thread too: not in rate runs
+        probe_timer.start()
     poll = QTimer()
     poll.timeout.connect(check)
     poll.start(20)
@@ -134,23 +139,27 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.child:
         kind, scenario, warmup, steps = args.child
-        fn = headless if kind == "headless" else app
-        print(json.dumps(fn(scenario, int(warmup), int(steps))), flush=True)
+        if kind == "headless":
+            res = headless(scenario, int(warmup), int(steps))
+        else:
+            res = app(scenario, int(warmup), int(steps), probe=kind == "app-probe")
+        print(json.dumps(res), flush=True)
         return 0
     for scenario in args.scenarios:
         warmup, steps = DEFAULTS.get(scenario, (200, 2000))
         warmup = args.warmup if args.warmup is not None else warmup
         steps = args.steps if args.steps is not None else steps
-        runs: dict[str, list[dict]] = {"headless": [], "app": []}
+        runs: dict[str, list[dict]] = {"headless": [], "app": [], "app-probe": []}
         for r in range(args.rounds):
-            order = ("headless", "app") if r % 2 == 0 else ("app", "headless")
+            order = ("headless", "app", "app-probe")
+            order = order if r % 2 == 0 else order[::-1]
             for kind in order:
                 res = child(kind, scenario, warmup, steps)
                 runs[kind].append(res)
                 print(f"  {scenario} round {r + 1} {kind}: {res}", file=sys.stderr)
         h = statistics.median(x["rate"] for x in runs["headless"])
         a = statistics.median(x["rate"] for x in runs["app"])
-        p99 = statistics.median(x["late_p99"] for x in runs["app"])
+        p99 = statistics.median(x["late_p99"] for x in runs["app-probe"])
         cpu = statistics.median(x["gui_cpu"] for x in runs["app"])
         fms = statistics.median(x["frame_ms"] for x in runs["app"])
         print(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 
 FRAME_MS = 33  # the full rate, about 30 Hz
-MAX_FRAME_MS = 250  # never fewer than 4 frames a second
+MAX_FRAME_MS = 500  # never fewer than 2 frames a second
 GUI_BUDGET = 0.08  # share of the wall time the GUI thread may use while training races
 WINDOW_S = 0.5  # how much time each adjustment looks back over
 

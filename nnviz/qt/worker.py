@@ -25,7 +25,7 @@ from nnviz.core.engine import EvalMetrics, TrainConfig, Trainer
 from nnviz.core.errors import NnvizError
 from nnviz.core.scenarios import Scenario
 
-EMIT_INTERVAL_S = 0.05  # metrics batches at most 20 times a second
+EMIT_INTERVAL_S = 0.1  # metrics batches at most 10 times a second (each wakes the GUI)
 SAMPLE_PERIOD_S = 2.0  # at full speed, the sample the views show changes this often
 FULL_SPEED = 0.0
 

@@ -50,7 +50,7 @@ def test_a_cheap_frame_keeps_the_full_rate_and_a_costly_one_stops_at_the_cap():
     cheap.pacer.set_racing(True)
     assert set(cheap.run(200)) == {FRAME_MS}
 
-    costly = FakeGui(frame_cpu_ms=40.0)  # would need 500 ms; never fewer than 4 fps
+    costly = FakeGui(frame_cpu_ms=80.0)  # would need 1 s; never fewer than 2 fps
     costly.pacer.set_racing(True)
     assert costly.run(300)[-1] == MAX_FRAME_MS
     assert costly.pacer.fps == pytest.approx(1000 / MAX_FRAME_MS)
