@@ -9,6 +9,7 @@ one, so unwatched training runs the plain torch loop.
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 import threading
@@ -238,6 +239,21 @@ class Trainer:
         if sc.editable and cfg.hidden is not None:
             return sc.spec.with_hidden(cfg.hidden, cfg.activation)
         return sc.spec
+
+    def fork(self) -> Trainer:
+        """A copy holding this trainer's model, optimizer and counters as they
+        are now, sharing its data: what :meth:`reset` replaces, kept for undo.
+
+        ``reset`` makes a new model and optimizer rather than changing these,
+        so the copy shares them; a user's own model is reloaded in place, so
+        it is copied (with its optimizer, in one go: the optimizer must keep
+        pointing at the copy's parameters)."""
+        other = copy.copy(self)
+        if self._user_model is not None:
+            other.model, other.optimizer = copy.deepcopy((self.model, self.optimizer))
+            other._user_model = other.model
+            other.layers = neuron_layers(other.model)
+        return other
 
     def reset(self) -> None:
         """A fresh model and optimizer (same seed: the same start)."""

@@ -17,6 +17,13 @@ ACTION_SPECS: dict[str, tuple[str, tuple[str, ...], str, str]] = {
     "step": ("Step", ("Right",), "Training", "Train one batch and show it (→)"),
     "step_epoch": ("Epoch", ("Shift+Right",), "Training", "Train one epoch (Shift+→)"),
     "reset": ("Reset", ("R",), "Training", "A fresh model from the same seed (R)"),
+    "undo": (
+        "Undo",
+        ("Ctrl+Z",),
+        "Training",
+        "Back to the trained model a settings change or Reset replaced, weights and all (Ctrl+Z)",
+    ),
+    "redo": ("Redo", ("Ctrl+Shift+Z",), "Training", "Redo what Undo undid (Ctrl+Shift+Z)"),
     "faster": ("Faster", ("]",), "Training", "Train faster (])"),
     "slower": ("Slower", ("[",), "Training", "Train slower, down to a teaching pace ([)"),
     "open": ("Scenario…", ("Ctrl+O",), "File", "Choose a built-in scenario (Ctrl+O)"),

@@ -117,6 +117,9 @@ class MainWindow(QMainWindow):
         for name in ("open", "data"):
             bar.addAction(getattr(a, name))
         bar.addSeparator()
+        for name in ("undo", "redo"):
+            bar.addAction(getattr(a, name))
+        bar.addSeparator()
         for name in ("log_scale", "theme", "presenter", "help"):
             bar.addAction(getattr(a, name))
         self.addToolBar(bar)
@@ -138,6 +141,11 @@ class MainWindow(QMainWindow):
         a.step.triggered.connect(s.step_once)
         a.step_epoch.triggered.connect(s.step_epoch)
         a.reset.triggered.connect(s.reset)
+        a.undo.triggered.connect(s.undo)
+        a.redo.triggered.connect(s.redo)
+        a.undo.setEnabled(False)
+        a.redo.setEnabled(False)
+        s.historyChanged.connect(lambda u, r: (a.undo.setEnabled(u), a.redo.setEnabled(r)))
         a.faster.triggered.connect(self.controls.faster)
         a.slower.triggered.connect(self.controls.slower)
         a.open.triggered.connect(self.controls.scenario.showPopup)

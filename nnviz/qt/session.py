@@ -29,6 +29,7 @@ class Session(QObject):
     configRejected = Signal(object)  # ModelInfo still in use (None: none built yet)
     halted = Signal(str)
     finished = Signal(str)  # paused at the scenario's planned length
+    historyChanged = Signal(bool, bool)  # something to undo, something to redo
     graphReady = Signal(object)
     gradcheckReady = Signal(object)
 
@@ -58,6 +59,7 @@ class Session(QObject):
         w.rejected.connect(self._on_rejected, Qt.QueuedConnection)
         w.halted.connect(self.halted, Qt.QueuedConnection)
         w.finished.connect(self.finished, Qt.QueuedConnection)
+        w.history.connect(self.historyChanged, Qt.QueuedConnection)
         w.graph.connect(self.graphReady, Qt.QueuedConnection)
         w.gradcheck.connect(self.gradcheckReady, Qt.QueuedConnection)
         self._threads.start()
@@ -117,6 +119,12 @@ class Session(QObject):
 
     def reset(self) -> None:
         self.worker.reset()
+
+    def undo(self) -> None:
+        self.worker.undo()
+
+    def redo(self) -> None:
+        self.worker.redo()
 
     def set_speed(self, seconds_per_step: float, animate: bool) -> None:
         self._full_speed = seconds_per_step <= 0

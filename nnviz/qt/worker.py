@@ -26,6 +26,7 @@ from nnviz.core.errors import NnvizError
 from nnviz.core.scenarios import Scenario
 
 EMIT_INTERVAL_S = 0.1  # metrics batches at most 10 times a second (each wakes the GUI)
+UNDO_DEPTH = 3  # trainers kept for undo (each holds its model and optimizer state)
 SAMPLE_PERIOD_S = 2.0  # at full speed, the sample the views show changes this often
 FULL_SPEED = 0.0
 
@@ -72,6 +73,7 @@ class TrainingWorker(QObject):
     rejected = Signal(str, str)  # a configuration could not be built: (message, details)
     halted = Signal(str)  # training paused by itself: a NaN/Inf loss
     finished = Signal(str)  # paused at the scenario's length (Play goes on past it)
+    history = Signal(bool, bool)  # something to undo, something to redo
 
     def __init__(self) -> None:
         super().__init__()
@@ -84,6 +86,10 @@ class TrainingWorker(QObject):
         self._snapshot_every_step = False
         self.trainer: Trainer | None = None
         self._sample_since = 0.0  # when the shown sample last changed
+        # Trainers a rebuild or a reset replaced, newest last (and those undone):
+        # a trained model is never lost to a settings change or a stray R.
+        self._undo: list[Trainer] = []
+        self._redo: list[Trainer] = []
 
     # --- called from the GUI thread (thread-safe) ---------------------------------
 
@@ -115,6 +121,13 @@ class TrainingWorker(QObject):
 
     def reset(self) -> None:
         self._send("reset")
+
+    def undo(self) -> None:
+        """Back to the model a settings change or Reset replaced."""
+        self._send("undo")
+
+    def redo(self) -> None:
+        self._send("redo")
 
     def set_delay(self, seconds_per_step: float, every_step_snapshot: bool) -> None:
         self._delay = max(0.0, float(seconds_per_step))
@@ -217,6 +230,16 @@ class TrainingWorker(QObject):
         self._flush(steps, losses, evals, chunk_start, chunk_steps)
         QThread.currentThread().quit()  # let the thread's event loop end at once
 
+    def _remember(self, old: Trainer) -> None:
+        self._undo = [*self._undo, old][-UNDO_DEPTH:]
+        self._redo.clear()
+        self.history.emit(True, False)
+
+    def _forget_history(self) -> None:
+        if self._undo or self._redo:
+            self._undo, self._redo = [], []
+            self.history.emit(False, False)
+
     @staticmethod
     def _planned_steps(t: Trainer) -> int | None:
         """The scenario's length in steps (its steps, or its epochs), if it has one."""
@@ -278,6 +301,7 @@ class TrainingWorker(QObject):
             self._configure(*args, steps=steps, losses=losses, evals=evals)
         elif cmd == "unload":
             self.trainer = None
+            self._forget_history()
             steps.clear(), losses.clear(), evals.clear()
             self._playing, self._budget = False, 0
             self.state.emit("paused")
@@ -303,12 +327,25 @@ class TrainingWorker(QObject):
             self._budget += t.steps_per_epoch - (t.step_count % t.steps_per_epoch)
             self.state.emit("paused")
         elif cmd == "reset":
+            self._remember(self.trainer.fork())
             self.trainer.reset()
             steps.clear(), losses.clear(), evals.clear()
             self._playing, self._budget = False, 0
             self.state.emit("paused")
             self.built.emit(_model_info(self.trainer))
             self.snapshot.emit(self.trainer.snapshot())
+        elif cmd in ("undo", "redo"):
+            src, dst = (self._undo, self._redo) if cmd == "undo" else (self._redo, self._undo)
+            if not src:
+                return
+            dst.append(self.trainer)
+            self.trainer = src.pop()
+            steps.clear(), losses.clear(), evals.clear()
+            self._playing, self._budget = False, 0
+            self.state.emit("paused")
+            self.built.emit(_model_info(self.trainer))
+            self.snapshot.emit(self.trainer.snapshot())
+            self.history.emit(bool(self._undo), bool(self._redo))
         elif cmd == "lr":
             if not (math.isfinite(float(args[0])) and float(args[0]) > 0):
                 raise NnvizError(f"the learning rate must be a positive number, got {args[0]!r}")
@@ -337,6 +374,11 @@ class TrainingWorker(QObject):
             self.rejected.emit(f"{type(exc).__name__}: {exc}", traceback.format_exc())
             return
         steps.clear(), losses.clear(), evals.clear()
+        old = self.trainer
+        if old is not None and old.scenario.id == scenario.id:
+            self._remember(old)  # a settings change: the trained model can come back
+        else:
+            self._forget_history()  # another scenario: undo is about this one
         self.trainer = trainer
         self._playing, self._budget = False, 0
         self.state.emit("paused")

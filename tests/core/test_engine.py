@@ -349,6 +349,28 @@ def test_reset_restores_a_users_own_model():
     assert [m.loss for m in tr.run(steps=10)] == first
 
 
+@pytest.mark.parametrize("own_model", [False, True])
+def test_a_fork_keeps_the_trained_model_through_a_reset_and_trains_on(own_model):
+    sc = get_scenario("xor")
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1), nn.Sigmoid())
+    tr = Trainer(sc, TrainConfig.for_scenario(sc), model=model if own_model else None)
+    for _ in tr.run(steps=15):
+        pass
+    trained = copy.deepcopy(tr.model.state_dict())
+    kept = tr.fork()
+    tr.reset()  # a user's own model is reloaded in place: the fork must not see it
+    assert kept.step_count == 15 and tr.step_count == 0
+    for k, v in kept.model.state_dict().items():
+        torch.testing.assert_close(v, trained[k], rtol=0, atol=0)
+    # the fork's optimizer still drives the fork's own parameters
+    before = {k: v.clone() for k, v in kept.model.state_dict().items()}
+    kept.step()
+    assert any(not torch.equal(v, before[k]) for k, v in kept.model.state_dict().items())
+    fresh = {k: v.clone() for k, v in tr.model.state_dict().items()}
+    assert all(torch.equal(v, fresh[k]) for k, v in tr.model.state_dict().items())
+
+
 def test_periodic_evaluation_at_a_fixed_cadence_and_off():
     tr = trainer("gauss", eval_every=5)
     evals = [m.eval for m in tr.run(steps=12)]

@@ -234,3 +234,35 @@ def test_play_pauses_at_the_scenarios_length_and_goes_on_when_asked(qtbot, threa
     qtbot.waitUntil(lambda: rec.step > planned + 20, timeout=WAIT_MS)
     wt.worker.pause()
     assert len(rec.finishes) == 1
+
+
+def test_undo_brings_back_the_trained_model_a_reset_or_a_rebuild_replaced(qtbot, threaded):
+    wt, rec = threaded
+    history = []
+    wt.worker.history.connect(lambda u, r: history.append((u, r)))
+    configure(qtbot, wt, rec)
+    wt.worker.step(25)
+    paused_at(qtbot, rec, 25)
+    trained = {k: v.clone() for k, v in wt.worker.trainer.model.state_dict().items()}
+
+    wt.worker.reset()  # a stray R
+    qtbot.waitUntil(lambda: rec.infos[-1] and wt.worker.trainer.step_count == 0)
+    qtbot.waitUntil(lambda: history and history[-1] == (True, False))
+    wt.worker.undo()
+    qtbot.waitUntil(lambda: wt.worker.trainer.step_count == 25, timeout=WAIT_MS)
+    for k, v in wt.worker.trainer.model.state_dict().items():
+        assert torch.equal(v, trained[k]), k
+    qtbot.waitUntil(lambda: history[-1] == (False, True))
+
+    # a settings change rebuilds; undo restores the old settings and weights
+    wt.worker.configure(XOR, replace(TrainConfig.for_scenario(XOR), hidden=(3,)), None, None)
+    qtbot.waitUntil(lambda: rec.infos[-1].widths == (2, 3, 1), timeout=WAIT_MS)
+    wt.worker.undo()
+    qtbot.waitUntil(lambda: rec.infos[-1].widths == (2, 8, 1), timeout=WAIT_MS)
+    assert rec.infos[-1].config.hidden != (3,)
+    assert wt.worker.trainer.step_count == 25
+    wt.worker.step(1)  # and it trains on from where it was
+    qtbot.waitUntil(lambda: wt.worker.trainer.step_count == 26, timeout=WAIT_MS)
+
+    wt.worker.redo()  # back to the rebuilt one
+    qtbot.waitUntil(lambda: rec.infos[-1].widths == (2, 3, 1), timeout=WAIT_MS)
