@@ -367,8 +367,6 @@ def test_a_fork_keeps_the_trained_model_through_a_reset_and_trains_on(own_model)
     before = {k: v.clone() for k, v in kept.model.state_dict().items()}
     kept.step()
     assert any(not torch.equal(v, before[k]) for k, v in kept.model.state_dict().items())
-    fresh = {k: v.clone() for k, v in tr.model.state_dict().items()}
-    assert all(torch.equal(v, fresh[k]) for k, v in tr.model.state_dict().items())
 
 
 def test_periodic_evaluation_at_a_fixed_cadence_and_off():
