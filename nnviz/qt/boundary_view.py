@@ -13,6 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from nnviz.core.contour import level_segments
 from nnviz.core.snapshot import DecisionField, Snapshot
 from nnviz.qt.theme import DARK, Theme, diverging_lut, lut_indices
 
@@ -49,9 +50,11 @@ class BoundaryView(QtWidgets.QWidget):
         self.image = pg.ImageItem(np.zeros((2, 2, 4), np.uint8), axisOrder="row-major")
         self.image.setZValue(-10)
         self.plot.addItem(self.image)
-        self.contour = pg.IsocurveItem(level=0.5, axisOrder="row-major")
-        self.contour.setParentItem(self.image)
+        # the 0.5 line, as independent segments (nnviz.core.contour): pyqtgraph's
+        # IsocurveItem joined them in Python, 23 ms a frame for a long boundary
+        self.contour = pg.PlotCurveItem(connect="pairs", skipFiniteCheck=True)
         self.contour.setZValue(5)
+        self.plot.addItem(self.contour)
         self.train_points = pg.ScatterPlotItem(pxMode=True)
         self.test_points = pg.ScatterPlotItem(pxMode=True)
         self.plot.addItem(self.train_points)
@@ -149,7 +152,8 @@ class BoundaryView(QtWidgets.QWidget):
         if self.image.mapRectToParent(self.image.boundingRect()) != rect:
             self.image.setRect(rect)
             self.plot.setRange(rect, padding=0)
-        self.contour.setData(out, level=0.5)
+        seg = level_segments(out, 0.5).reshape(-1, 2)  # grid (column, row) = sample points
+        self.contour.setData(x0 + seg[:, 0] * dx, y0 + seg[:, 1] * dy)
         self._show_thumbs(field)
 
     def _show_thumbs(self, field: DecisionField) -> None:
