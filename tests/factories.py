@@ -13,6 +13,8 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch import nn
 
 from nnviz.core.datasets import synthetic_images, write_idx
 
@@ -68,3 +70,17 @@ def make_image_folder(
                 writer.writerow(["id"])
                 writer.writerows([i] for i in ids)
     return path
+
+
+class FlakyModel(nn.Sequential):
+    """A user's model that raises in forward while ``fail`` is set."""
+
+    def __init__(self) -> None:
+        torch.manual_seed(0)
+        super().__init__(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 1), nn.Sigmoid())
+        self.fail = False
+
+    def forward(self, x):
+        if self.fail:
+            raise RuntimeError("boom in the user's forward")
+        return super().forward(x)

@@ -33,6 +33,7 @@ class FramePacer:
         self.budget, self.min_ms, self.max_ms = budget, min_ms, max_ms
         self._clock, self._cpu = clock, cpu_clock
         self.interval_ms = float(min_ms)
+        self._racing_ms = float(min_ms)  # where the last race settled
         self.racing = False
         self._t0 = self._c0 = None
 
@@ -41,7 +42,10 @@ class FramePacer:
         if racing != self.racing:
             self.racing = racing
             self._t0 = self._c0 = None
-            if not racing:
+            if racing:  # start where the last race settled: the views cost the same
+                self.interval_ms = self._racing_ms
+            else:
+                self._racing_ms = self.interval_ms
                 self.interval_ms = float(self.min_ms)
 
     def tick(self) -> float:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-import pyqtgraph as pg
 import pytest
 import torch
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -19,20 +18,10 @@ from nnviz.qt.bootstrap import open_window
 from nnviz.qt.controls import SPEEDS, ControlsPanel
 from nnviz.qt.main_window import PRESENTER_SCALE, MainWindow
 from nnviz.qt.theme import DARK, LIGHT
+from tests.factories import FlakyModel
 
 WAIT_MS = 10_000
 Key = QtCore.Qt.Key
-
-
-@pytest.fixture
-def app(qapp):
-    """Themes and presenter mode change app-wide state: put it back afterwards."""
-    palette, font = QtGui.QPalette(qapp.palette()), QtGui.QFont(qapp.font())
-    cfg = {k: pg.getConfigOption(k) for k in ("background", "foreground", "antialias")}
-    yield qapp
-    qapp.setPalette(palette)
-    qapp.setFont(font)
-    pg.setConfigOptions(**cfg)
 
 
 def ready(qtbot, w: MainWindow) -> MainWindow:
@@ -354,20 +343,6 @@ def test_faster_and_slower_keys_move_the_speed(open_app, qtbot):
 
 
 # --- robustness ---------------------------------------------------------------------------
-
-
-class FlakyModel(nn.Sequential):
-    """A user's model that raises in forward while ``fail`` is set."""
-
-    def __init__(self) -> None:
-        torch.manual_seed(0)
-        super().__init__(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 1), nn.Sigmoid())
-        self.fail = False
-
-    def forward(self, x):
-        if self.fail:
-            raise RuntimeError("boom in the user's forward")
-        return super().forward(x)
 
 
 def test_an_error_in_training_shows_a_dialog_and_the_app_stays_usable(open_app, qtbot):

@@ -22,17 +22,6 @@ from nnviz.qt.theme import (
 )
 
 
-@pytest.fixture
-def app(qapp):
-    """apply_theme changes global state: put it back afterwards."""
-    palette, font = QtGui.QPalette(qapp.palette()), QtGui.QFont(qapp.font())
-    cfg = {k: pg.getConfigOption(k) for k in ("background", "foreground", "antialias")}
-    yield qapp
-    qapp.setPalette(palette)
-    qapp.setFont(font)
-    pg.setConfigOptions(**cfg)
-
-
 def test_existing_names_still_work():
     assert get_theme("dark") is DARK and THEMES["light"] is LIGHT
     assert LIGHT.scaled(1.6).px(10) == pytest.approx(16)

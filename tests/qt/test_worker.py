@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 from PySide6 import QtCore
-from torch import nn
 
 from nnviz.core.engine import TrainConfig
 from nnviz.core.scenarios import get_scenario
 from nnviz.qt.worker import WorkerThread
+from tests.factories import FlakyModel
 
 XOR = get_scenario("xor")
 WAIT_MS = 10_000  # the first trainer of a process imports torch's optimizers (~1 s)
@@ -123,20 +123,6 @@ def test_a_bad_configuration_is_rejected_and_the_model_kept(qtbot, threaded):
     assert wt.worker.trainer is trainer and len(rec.infos) == 1
     wt.worker.step(1)  # and it still trains
     paused_at(qtbot, rec, 1)
-
-
-class FlakyModel(nn.Sequential):
-    """A user's model that raises in forward while ``fail`` is set."""
-
-    def __init__(self) -> None:
-        torch.manual_seed(0)
-        super().__init__(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 1), nn.Sigmoid())
-        self.fail = False
-
-    def forward(self, x):
-        if self.fail:
-            raise RuntimeError("boom in the user's forward")
-        return super().forward(x)
 
 
 def test_an_exception_in_training_is_reported_and_training_can_go_on(qtbot, threaded):
