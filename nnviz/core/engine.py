@@ -216,7 +216,7 @@ class Trainer:
         self.batch_size = min(bs, self.n_train)
         self.steps_per_epoch = max(1, math.ceil(self.n_train / self.batch_size))
         # Evaluation runs on subsets, by default at a cadence that keeps its
-        # measured cost under EVAL_SHARE of the time (see _periodic_eval).
+        # measured cost under EVAL_SHARE of the time (see evaluate_now).
         self.eval_every = self.config.eval_every
         self._user_state = (
             {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -373,16 +373,18 @@ class Trainer:
             now = time.perf_counter()
             self._train_time += now - t_start
             if self._train_time >= self._eval_after:
-                ev = self._periodic_eval()
+                ev = self.evaluate_now()
             else:
                 waited = now - self._eval_wall
                 if waited >= EVAL_IDLE_INTERVAL and self._train_time < EVAL_IDLE_SHARE * waited:
-                    ev = self._periodic_eval()
+                    ev = self.evaluate_now()
         elif every > 0 and self.step_count - self._eval_step >= every:
-            ev = self._periodic_eval()
+            ev = self.evaluate_now()
         return StepMetrics(self.step_count, self.epoch, loss_value, snap, ev)
 
-    def _periodic_eval(self) -> EvalMetrics:
+    def evaluate_now(self) -> EvalMetrics:
+        """A periodic evaluation (on the usual subsets) now, and the cadence
+        restarted from here: when training stops, the curves show where."""
         # The cost is this thread's CPU time: in the app, time spent waiting for
         # the GIL while the GUI draws is not evaluation's cost, and counting it
         # once pushed the next evaluation seconds away.

@@ -205,6 +205,8 @@ class TrainingWorker(QObject):
                 self.snapshot.emit(m.snapshot)
             if self._playing and m.step == self._planned_steps(t):
                 self._playing = False
+                if m.eval is None and t.eval_every >= 0:
+                    evals.append(t.evaluate_now())  # the curves end where training did
                 self.state.emit("paused")
                 self.finished.emit(
                     f"Done: {m.step:,} steps ({t.scenario.title}'s planned length). "
@@ -313,6 +315,8 @@ class TrainingWorker(QObject):
         elif cmd == "pause":
             was_playing = self._playing
             self._playing, self._budget = False, 0
+            if was_playing and self.trainer.eval_every >= 0 and self.trainer.step_count:
+                evals.append(self.trainer.evaluate_now())  # the curves show where it stopped
             self._flush(steps, losses, evals, time.perf_counter(), 0)
             self.state.emit("paused")
             if was_playing:  # the views show the model as it stopped, not a frame earlier

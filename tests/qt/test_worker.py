@@ -252,3 +252,17 @@ def test_undo_brings_back_the_trained_model_a_reset_or_a_rebuild_replaced(qtbot,
 
     wt.worker.redo()  # back to the rebuilt one
     qtbot.waitUntil(lambda: rec.infos[-1].widths == (2, 3, 1), timeout=WAIT_MS)
+
+
+def test_the_validation_curve_ends_where_training_stopped(qtbot, threaded):
+    wt, rec = threaded
+    configure(qtbot, wt, rec)
+    wt.worker.play()
+    qtbot.waitUntil(lambda: rec.step > 30, timeout=WAIT_MS)
+    wt.worker.pause()
+    # the last chunk of the run carries an evaluation at the step training stopped at
+    qtbot.waitUntil(
+        lambda: bool(rec.chunks[-1].evals) and rec.chunks[-1].evals[-1].step == rec.step,
+        timeout=WAIT_MS,
+    )
+    assert rec.step == wt.worker.trainer.step_count
