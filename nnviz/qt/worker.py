@@ -208,6 +208,7 @@ class TrainingWorker(QObject):
                 if m.eval is None and t.eval_every >= 0:
                     evals.append(t.evaluate_now())  # the curves end where training did
                 self.state.emit("paused")
+                self.snapshot.emit(t.snapshot())  # and the network shows the final model
                 self.finished.emit(
                     f"Done: {m.step:,} steps ({t.scenario.title}'s planned length). "
                     "Press Play to go on, R to start again."

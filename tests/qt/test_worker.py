@@ -216,6 +216,7 @@ def test_play_pauses_at_the_scenarios_length_and_goes_on_when_asked(qtbot, threa
     wt.worker.play()
     paused_at(qtbot, rec, planned)
     assert rec.finishes and f"{planned:,} steps" in rec.finishes[-1]
+    qtbot.waitUntil(lambda: rec.snapshots[-1].step == planned, timeout=WAIT_MS)  # the final model
     wt.worker.play()  # Play again: past the planned length
     qtbot.waitUntil(lambda: rec.step > planned + 20, timeout=WAIT_MS)
     wt.worker.pause()
