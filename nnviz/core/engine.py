@@ -35,13 +35,15 @@ from nnviz.core.training_parts import LOSSES, make_loss, make_optimizer
 MAX_BATCH = 65_536
 FIELD_RES = 64
 # Automatic evaluation: after at least EVAL_MIN_INTERVAL seconds of training,
-# and no more than EVAL_SHARE of the training time; or, while training mostly
+# and no more than EVAL_SHARE of the training time (or at an epoch's end, where
+# epochs are long, at most 4 × as often); or, while training mostly
 # waits (paused, stepped by hand: under EVAL_IDLE_SHARE of the time), once
 # every EVAL_IDLE_INTERVAL seconds. Training time, not wall time, so that
 # pauses and other work in the process don't make evaluation more frequent.
 EVAL_SHARE = 0.01
 EVAL_MIN_INTERVAL = 0.1
 EVAL_MAX_INTERVAL = 2.0  # training seconds: the validation curve never stalls longer
+EVAL_EPOCH_MIN = 10  # also at the end of epochs of at least this many steps
 EVAL_IDLE_INTERVAL = 1.0
 EVAL_IDLE_SHARE = 0.1
 EVAL_VAL_MAX = 1024  # validation samples per periodic evaluation
@@ -361,6 +363,7 @@ class Trainer:
         self.optimizer.step()
         self.step_count += 1
         loss_value = loss.item()
+        epoch_before = self.epoch
         if idx is None:
             self.epoch += 1
         else:
@@ -372,7 +375,10 @@ class Trainer:
         if every == 0:
             now = time.perf_counter()
             self._train_time += now - t_start
-            if self._train_time >= self._eval_after:
+            epoch_end = self.epoch != epoch_before and self.steps_per_epoch >= EVAL_EPOCH_MIN
+            if self._train_time >= self._eval_after or (
+                epoch_end and self._train_time >= max(EVAL_MIN_INTERVAL, self._eval_after / 4)
+            ):
                 ev = self.evaluate_now()
             else:
                 waited = now - self._eval_wall
