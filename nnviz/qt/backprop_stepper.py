@@ -291,7 +291,9 @@ class StepThroughWidget(QtWidgets.QWidget):
             ("fit", "Fit", "show the whole graph (F)", lambda: self.view.fit(whole=True)),
             ("check", "Grad check", "finite differences vs autograd", self._gradcheck),
         ):
-            b = QtWidgets.QPushButton(text)
+            b = QtWidgets.QToolButton()  # sized to its text: the bar fits a narrow window
+            b.setText(text)
+            b.setToolButtonStyle(QtCore.Qt.ToolButtonTextOnly)
             b.setToolTip(tip)
             b.clicked.connect(slot)
             bar.addWidget(b)
@@ -302,6 +304,7 @@ class StepThroughWidget(QtWidgets.QWidget):
         bar.addWidget(self.nan_box)
         self.search_box = QtWidgets.QLineEdit()
         self.search_box.setPlaceholderText("search node…")
+        self.search_box.setMinimumWidth(60)
         self.search_box.returnPressed.connect(lambda: self.view.search(self.search_box.text()))
         bar.addWidget(self.search_box)
         self.slider = QtWidgets.QSlider(QtCore.Qt.Horizontal)

@@ -38,7 +38,8 @@ class GraphPanel(QtWidgets.QWidget):
         self.header = QtWidgets.QLabel()
         self.header.setObjectName("graphHeader")
         self.header.setTextFormat(QtCore.Qt.RichText)
-        self.capture = QtWidgets.QPushButton("Capture this step")
+        self.header.setWordWrap(True)  # a long summary wraps rather than widening the tab
+        self.capture = _tool_button("Capture this step")
         self.capture.setToolTip(
             "Record one forward and backward pass of the batch the model trains on next "
             "(C). Training is not changed."
@@ -51,10 +52,10 @@ class GraphPanel(QtWidgets.QWidget):
             f"so every weight's gradient has its own node (at most {MAX_SCALAR_WEIGHTS} weights)"
         )
         self.scalar.toggled.connect(self._request)
-        self.expand = QtWidgets.QPushButton("Expand layers")
+        self.expand = _tool_button("Expand layers")
         self.expand.setToolTip("Show every op inside every nn.Module (double-click one box)")
         self.expand.clicked.connect(self.view.expand_all)
-        self.collapse = QtWidgets.QPushButton("Group by layer")
+        self.collapse = _tool_button("Group by layer")
         self.collapse.setToolTip("Fold each nn.Module into one box")
         self.collapse.clicked.connect(self.view.collapse_all)
         row = QtWidgets.QHBoxLayout()
@@ -152,3 +153,11 @@ class GraphPanel(QtWidgets.QWidget):
     def _request(self) -> None:
         if self.scenario is not None and self.scenario.trainable:
             self.captureRequested.emit(self.scalar.isChecked())
+
+
+def _tool_button(text: str) -> QtWidgets.QToolButton:
+    """A text button sized to its text (push buttons have a wide style minimum)."""
+    b = QtWidgets.QToolButton()
+    b.setText(text)
+    b.setToolButtonStyle(QtCore.Qt.ToolButtonTextOnly)
+    return b

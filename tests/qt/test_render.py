@@ -22,16 +22,16 @@ def _png_pixels(path) -> np.ndarray:
 
 @pytest.mark.parametrize("view", ["network", "loss", "all", "graph"])
 def test_every_view_of_a_2d_scenario_renders_to_png(tmp_path, view):
-    out = render_scenario("xor", view, tmp_path / f"{view}.png", steps=20, size=(1024, 576))
+    out = render_scenario("xor", view, tmp_path / f"{view}.png", steps=20, size=(800, 450))
     px = _png_pixels(out)
-    assert px.shape[:2] == (576, 1024)
+    assert px.shape[:2] == (450, 800)
     # a picture, not a blank: many distinct colours
     assert len(np.unique(px[..., :3].reshape(-1, 3), axis=0)) > 50
 
 
 @pytest.mark.parametrize(("scenario", "view"), [("xor", "all"), ("chain-rule", "graph")])
 def test_svg_is_a_vector_drawing_with_the_numbers_as_text(tmp_path, scenario, view):
-    out = render_scenario(scenario, view, tmp_path / "v.svg", steps=20, size=(1024, 576))
+    out = render_scenario(scenario, view, tmp_path / "v.svg", steps=20, size=(800, 450))
     root = ET.parse(out).getroot()
     assert root.tag.endswith("svg")
     texts = " ".join(t.text or "" for t in root.iter() if t.tag.endswith("text"))
