@@ -507,6 +507,11 @@ class NetworkView(QtWidgets.QWidget):
         else:
             self._sel_rect.hide()
 
+    @property
+    def highlighted_layer(self) -> int:
+        """The layer outlined by :meth:`highlight_layer` (-1: none)."""
+        return self._highlight
+
     def neuron_pos(self, layer: int, index: int) -> QtCore.QPointF:
         """A neuron's centre in view units (for tests and linked views)."""
         x, y = self.geoms[layer].pos[index]
