@@ -171,13 +171,16 @@ def open_window(args: argparse.Namespace):
     device = "cuda:0" if device == "cuda" else device  # the device menu names each GPU
     app = make_app(sys.argv[:1])
     from nnviz.qt.main_window import MainWindow
+    from nnviz.qt.preferences import restore_window, saved_theme
     from nnviz.qt.theme import DARK, LIGHT, apply_theme
 
-    theme = LIGHT if args.theme == "light" else DARK
+    theme_name = args.theme or saved_theme() or "dark"  # asked for, else as last time
+    theme = LIGHT if theme_name == "light" else DARK
     apply_theme(app, theme)
     overrides = {"seed": args.seed, "device": device}
     win = MainWindow(args.scenario or DEFAULT_SCENARIO, data, theme=theme, overrides=overrides)
-    if args.theme == "light":
+    restore_window(win)
+    if theme_name == "light":
         win.actions_.theme.setChecked(True)
     win.show()
     if args.presenter:

@@ -36,6 +36,7 @@ from nnviz.qt.graph_panel import GraphPanel
 from nnviz.qt.help_overlay import HelpOverlay
 from nnviz.qt.loss_view import LossView
 from nnviz.qt.network_view import NetworkView
+from nnviz.qt.preferences import save_window
 from nnviz.qt.session import Session
 from nnviz.qt.theme import DARK, LIGHT, Theme, apply_theme
 from nnviz.qt.view_links import LayerModuleLink
@@ -363,6 +364,9 @@ class MainWindow(QMainWindow):
             self.help.setGeometry(self.rect())
 
     def closeEvent(self, event) -> None:
+        if self.actions_.presenter.isChecked():  # remember the desk layout, not full screen
+            self.actions_.presenter.setChecked(False)
+        save_window(self, "light" if self.actions_.theme.isChecked() else "dark")
         self.session.shutdown()
         if self._error_box is not None:
             self._error_box.close()

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 import pytest
-from PySide6 import QtGui
+from PySide6 import QtCore, QtGui
+
+
+@pytest.fixture(autouse=True)
+def own_settings(tmp_path_factory):
+    """Settings in a folder of the tests' own, empty at the start of each test:
+    a user's settings are never read or changed, and no test sees another's."""
+    folder = tmp_path_factory.getbasetemp() / "settings"
+    QtCore.QCoreApplication.setOrganizationName("nnviz-tests")
+    QtCore.QCoreApplication.setApplicationName("nnviz")
+    for fmt in (QtCore.QSettings.NativeFormat, QtCore.QSettings.IniFormat):
+        QtCore.QSettings.setPath(fmt, QtCore.QSettings.UserScope, str(folder))
+    QtCore.QSettings().clear()
+    yield
 
 
 @pytest.fixture

@@ -124,6 +124,28 @@ def test_nnviz_opens_the_default_scenario_ready_to_play_and_open_id_another(qtbo
         w.close()
 
 
+def test_the_window_remembers_its_layout_and_theme_but_not_full_screen(qtbot, app):
+    w = ready(qtbot, open_window(build_parser().parse_args(["open", "or-gate"])))
+    assert w.formula_dock.isHidden()
+    w.formula_dock.show()  # the dock layout (the offscreen screen is too small for sizes)
+    w.actions_.theme.setChecked(True)  # the light theme, for a bright lecture hall
+    w.actions_.presenter.setChecked(True)
+    w.close()
+    w = ready(qtbot, open_window(build_parser().parse_args(["open", "or-gate"])))
+    try:
+        assert w.actions_.theme.isChecked() and w.theme.name == "light"
+        assert not w.isFullScreen() and not w.actions_.presenter.isChecked()
+        assert not w.formula_dock.isHidden()
+    finally:
+        w.close()
+    # asked for on the command line, the theme wins over what was saved
+    w = ready(qtbot, open_window(build_parser().parse_args(["open", "or-gate", "--theme", "dark"])))
+    try:
+        assert w.theme.name == "dark" and not w.actions_.theme.isChecked()
+    finally:
+        w.close()
+
+
 def test_the_picker_lists_every_scenario_with_title_and_source(open_app, qtbot):
     w = open_app("xor")
     combo = w.controls.scenario
