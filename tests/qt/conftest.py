@@ -29,3 +29,18 @@ def app(qapp):
     qapp.setPalette(palette)
     qapp.setFont(font)
     pg.setConfigOptions(**cfg)
+
+
+@pytest.fixture
+def shown(qtbot):
+    """``shown(widget, width, height)``: the widget on screen at that size, closed
+    with the test."""
+
+    def show(widget, width: int, height: int):
+        qtbot.addWidget(widget)
+        widget.resize(width, height)
+        widget.show()
+        qtbot.waitExposed(widget)
+        return widget
+
+    return show

@@ -17,13 +17,8 @@ def snap_and_data():
 
 
 @pytest.fixture
-def view(qtbot):
-    v = BoundaryView()
-    qtbot.addWidget(v)
-    v.resize(700, 800)
-    v.show()
-    qtbot.waitExposed(v)
-    return v
+def view(shown):
+    return shown(BoundaryView(), 700, 800)
 
 
 def _nearer_positive(rgb) -> bool:

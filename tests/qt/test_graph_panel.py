@@ -14,13 +14,8 @@ LEFT = QtCore.Qt.LeftButton
 
 
 @pytest.fixture
-def panel(qtbot):
-    p = GraphPanel()
-    qtbot.addWidget(p)
-    p.resize(1300, 760)
-    p.show()
-    qtbot.waitExposed(p)
-    return p
+def panel(shown):
+    return shown(GraphPanel(), 1300, 760)
 
 
 @pytest.fixture

@@ -14,13 +14,8 @@ from nnviz.qt.worker import MetricsChunk
 
 
 @pytest.fixture
-def view(qtbot):
-    v = LossView()
-    qtbot.addWidget(v)
-    v.resize(1000, 450)
-    v.show()
-    qtbot.waitExposed(v)
-    return v
+def view(shown):
+    return shown(LossView(), 1000, 450)
 
 
 def noisy_loss(n: int, seed: int = 0) -> np.ndarray:

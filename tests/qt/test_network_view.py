@@ -38,13 +38,8 @@ def snap_mnist():
 
 
 @pytest.fixture
-def view(qtbot):
-    v = NetworkView()
-    qtbot.addWidget(v)
-    v.resize(1200, 700)
-    v.show()
-    qtbot.waitExposed(v)
-    return v
+def view(shown):
+    return shown(NetworkView(), 1200, 700)
 
 
 def test_neurons_are_coloured_by_their_activation(view, snap_2d):
