@@ -16,6 +16,7 @@ import time
 import traceback
 import weakref
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -369,8 +370,23 @@ class TrainingWorker(QObject):
             self.gradcheck.emit(gradcheck_trainer(self.trainer, args[0] or None))
 
     def _configure(self, scenario, config, data_dir, model, *, steps, losses, evals) -> None:
+        old = self.trainer
+        # A settings change keeps the data: no reloading (seconds for MNIST), and
+        # the trainers kept for undo share one copy of it.
+        same_data = (
+            old is not None
+            and old.scenario.id == scenario.id
+            and old.data_dir == (Path(data_dir) if data_dir is not None else None)
+            and old.config.seed == config.seed
+        )
         try:
-            trainer = Trainer(scenario, config, data_dir=data_dir, model=model)
+            trainer = Trainer(
+                scenario,
+                config,
+                data_dir=data_dir,
+                model=model,
+                dataset=old.dataset if same_data else None,
+            )
             info = _model_info(trainer)
         except NnvizError as exc:  # keep the old trainer; the GUI shows its settings again
             self.rejected.emit(str(exc), "")
@@ -379,7 +395,6 @@ class TrainingWorker(QObject):
             self.rejected.emit(f"{type(exc).__name__}: {exc}", traceback.format_exc())
             return
         steps.clear(), losses.clear(), evals.clear()
-        old = self.trainer
         if old is not None and old.scenario.id == scenario.id:
             self._remember(old)  # a settings change: the trained model can come back
         else:

@@ -267,3 +267,16 @@ def test_the_validation_curve_ends_where_training_stopped(qtbot, threaded):
         timeout=WAIT_MS,
     )
     assert rec.step == wt.worker.trainer.step_count
+
+
+def test_a_settings_change_keeps_the_data_and_shares_it_with_the_undo_copy(qtbot, threaded):
+    wt, rec = threaded
+    configure(qtbot, wt, rec)
+    first = wt.worker.trainer
+    wt.worker.configure(XOR, replace(TrainConfig.for_scenario(XOR), hidden=(4,)), None, None)
+    qtbot.waitUntil(lambda: rec.infos[-1].widths == (2, 4, 1), timeout=WAIT_MS)
+    assert wt.worker.trainer.dataset is first.dataset  # not loaded again
+    # a new seed draws a new split of the data: loaded anew
+    wt.worker.configure(XOR, replace(TrainConfig.for_scenario(XOR), seed=3), None, None)
+    qtbot.waitUntil(lambda: rec.infos[-1].config.seed == 3, timeout=WAIT_MS)
+    assert wt.worker.trainer.dataset is not first.dataset
