@@ -504,6 +504,11 @@ class LossView(QtWidgets.QWidget):
             self.train_raw.setData([], [])
             self.train_raw.hide()
         self.train_smooth.setData(x, self._t_smooth.view)
+        # one step (Step pressed once) makes no line: mark the point itself
+        few = len(x) < 2
+        if few != (self.train_smooth.opts["symbol"] is not None):
+            self.train_smooth.setSymbol("o" if few else None)
+            self.train_smooth.setSymbolBrush(pg.mkBrush(self.theme.train))
 
         xe = self._x_eval()
         self._set_finite(self.val_loss, xe, self._e_loss.view)

@@ -212,3 +212,12 @@ def test_presenter_theme_scales_lines_and_fonts(view):
     assert view.val_loss.opts["pen"].color().name() == LIGHT.val
     assert view.loss_plot.backgroundBrush().color().name() == LIGHT.background
     assert len(drawn(view.train_smooth)[0]) == 50  # data survives a theme switch
+
+
+def test_a_single_step_is_visible_as_a_point(view):
+    view.append_train([0], [0.7])
+    view.refresh()
+    assert view.train_smooth.opts["symbol"] == "o"  # one loss makes no line
+    view.append_train([1], [0.6])
+    view.refresh()
+    assert view.train_smooth.opts["symbol"] is None  # a curve from two on
