@@ -84,3 +84,14 @@ class FlakyModel(nn.Sequential):
         if self.fail:
             raise RuntimeError("boom in the user's forward")
         return super().forward(x)
+
+
+def train_steps(trainer, steps: int | None = None, epochs: int | None = None) -> list:
+    """Step a core Trainer directly: ``steps`` more steps or ``epochs`` more
+    epochs; every step's StepMetrics (what the run loop sees of each step)."""
+    target_step = trainer.step_count + steps if steps is not None else float("inf")
+    target_epoch = trainer.epoch + epochs if epochs is not None else float("inf")
+    out = []
+    while trainer.step_count < target_step and trainer.epoch < target_epoch:
+        out.append(trainer.step())
+    return out

@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from nnviz.cli.common import nonnegative_int, positive_int, size_arg
+from nnviz.cli.common import add_threads_flag, nonnegative_int, positive_int, size_arg
 
 
 def register(sub) -> None:
@@ -19,6 +19,7 @@ def register(sub) -> None:
     p.add_argument("--theme", choices=("dark", "light"), default="dark")
     p.add_argument("--data", type=Path, help="folder with your data")
     p.add_argument("--seed", type=nonnegative_int, default=0)
+    add_threads_flag(p)
     p.set_defaults(func=run)
 
 
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         theme_name=args.theme,
         data_dir=args.data,
         seed=args.seed,
+        threads=args.threads,
     )
     print(out)
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,16 +13,19 @@ import torch
 
 from nnviz.cli.common import (
     Progress,
+    add_threads_flag,
     layer_sizes,
     nonnegative_int,
     positive_float,
     positive_int,
     print_json,
 )
+from nnviz.core import run as R
 from nnviz.core.activations import ACTIVATIONS
-from nnviz.core.engine import TrainConfig, Trainer, train_for
+from nnviz.core.engine import TrainConfig, Trainer
 from nnviz.core.errors import NnvizError
 from nnviz.core.scenarios import get_scenario
+from nnviz.core.threads import ThreadTuner
 from nnviz.core.training_parts import LOSSES, OPTIMIZERS
 
 MAX_JSON_PARAMS = 1000
@@ -47,6 +51,7 @@ def register(sub) -> None:
         "--predictions", type=Path, help="write id,label predictions for the test images"
     )
     p.add_argument("--json", action="store_true", help="print one JSON object last")
+    add_threads_flag(p)
     p.set_defaults(func=run)
 
 
@@ -81,7 +86,11 @@ def run(args: argparse.Namespace) -> int:
             f"the data folder {str(args.data)!r} {what}; pass a folder with MNIST IDX files "
             "or a train.csv (id,label) and its <id>.png images"
         )
-    trainer = Trainer(sc, config_from_args(sc, args), data_dir=args.data)
+    t0 = time.perf_counter()
+    run = R.Run(threads=ThreadTuner(fixed=args.threads))
+    run.submit(R.Configure(sc, config_from_args(sc, args), args.data))
+    run.drive()
+    trainer = run.trainer
     ds = trainer.dataset
     if args.predictions is not None and (ds.x_test is None or ds.test_ids is None):
         raise NnvizError(
@@ -98,24 +107,32 @@ def run(args: argparse.Namespace) -> int:
     every = max(1, total // LOG_POINTS)
     history: dict[int, float] = {}
     bar = Progress(total, sc.id, enabled=interactive)
+    last = [math.nan]
 
-    def on_step(m) -> None:
-        if (m.step - 1) % every == 0:
-            history[m.step - 1] = m.loss  # the loss computed at step index m.step-1
-        bar.update(m.step, f"step {m.step}/{total} loss {m.loss:.4g}")
+    def on_event(ev) -> None:
+        if isinstance(ev, R.Metrics) and len(ev.losses):
+            first = (-ev.steps[0]) % every  # the losses at step indices 0, every, 2·every, …
+            for i in range(first, len(ev.steps), every):
+                history[int(ev.steps[i])] = float(ev.losses[i])
+            last[0] = float(ev.losses[-1])
+            bar.update(ev.step, f"step {ev.step}/{total} loss {last[0]:.4g}")
 
+    t_train = time.perf_counter()
+    run.submit(R.Step(total))
     try:
-        summary = train_for(trainer, steps=steps, epochs=epochs, on_step=on_step)
+        run.drive(on_event)
     except torch.cuda.OutOfMemoryError:
         bar.close()
         raise NnvizError(
             f"{trainer.device} ran out of memory; try a smaller --batch-size or --device cpu"
         ) from None
-    bar.update(trainer.step_count, f"loss {summary.final_loss:.4g}", force=True)
+    wall_s = time.perf_counter() - t_train
+    final_loss = last[0]
+    bar.update(trainer.step_count, f"loss {final_loss:.4g}", force=True)
     bar.close()
-    if not math.isfinite(summary.final_loss):
+    if not math.isfinite(final_loss):
         raise NnvizError(
-            f"the loss became {summary.final_loss} at step {trainer.step_count}; "
+            f"the loss became {final_loss} at step {trainer.step_count}; "
             "lower the learning rate (--lr) and try again"
         )
     ev = trainer.evaluate()
@@ -124,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         "device": str(trainer.device),
         "steps": trainer.step_count,
         "epochs": trainer.epoch,
-        "final_loss": summary.final_loss,
+        "final_loss": final_loss,
         "metrics": {
             "train_loss": ev.train_loss,
             "train_accuracy": ev.train_accuracy,
@@ -133,7 +150,9 @@ def run(args: argparse.Namespace) -> int:
         },
         "loss_history": history,
         "param_count": trainer.param_count,
-        "wall_s": round(summary.wall_s, 3),
+        "wall_s": round(wall_s, 3),
+        "total_s": round(time.perf_counter() - t0, 3),
+        "threads": torch.get_num_threads(),
     }
     if trainer.dataset.note:
         result["data_note"] = trainer.dataset.note
@@ -154,9 +173,9 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{sc.id}: {_count(trainer.step_count, 'step')}, {_count(trainer.epoch, 'epoch')} "
             f"on {trainer.device}, "
-            f"final loss {summary.final_loss:.4g}"
+            f"final loss {final_loss:.4g}"
             + (f", validation accuracy {acc:.1%}" if acc is not None else "")
-            + f" ({summary.wall_s:.1f} s)"
+            + f" ({wall_s:.1f} s)"
         )
         if preds_path is not None:
             print(f"predictions written to {preds_path}")

@@ -1,21 +1,19 @@
 """The training engine: one scenario, one model, stepped batch by batch.
 
-``Trainer.step()`` runs one batch; ``Trainer.run()`` is a generator over steps
-and epochs that honours a thread-safe :class:`Control` (play, pause, step N,
-stop), so the same loop serves the headless command and the app's QThread
-worker. Snapshots are captured through hooks only on the steps that ask for
-one, so unwatched training runs the plain torch loop.
+``Trainer.step()`` runs one batch (and evaluates when it is time);
+``Trainer.snapshot()`` captures one forward and backward for the views.
+Snapshots are captured through hooks only on the steps that ask for one, so
+unwatched training runs the plain torch loop. What to train when — play,
+pause, step, the planned length, undo — is the run loop's (``nnviz.core.run``).
 """
 
 from __future__ import annotations
 
 import copy
 import math
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple
@@ -30,6 +28,7 @@ from nnviz.core.errors import NnvizError
 from nnviz.core.models import MLPSpec, neuron_layers, param_count
 from nnviz.core.scenarios import Scenario
 from nnviz.core.snapshot import DecisionField, LayerSnapshot, Snapshot, frozen
+from nnviz.core.step_capture import BufferPool, LayerCapture, mean_std
 from nnviz.core.training_parts import LOSSES, make_loss, make_optimizer
 
 MAX_BATCH = 65_536
@@ -48,6 +47,14 @@ EVAL_IDLE_INTERVAL = 1.0
 EVAL_IDLE_SHARE = 0.1
 EVAL_VAL_MAX = 1024  # validation samples per periodic evaluation
 EVAL_TRAIN_MAX = 512  # training samples per periodic evaluation
+
+
+def check_lr(lr) -> float:
+    """The learning rate as a float, or a clear error (the one place it is checked)."""
+    ok = isinstance(lr, int | float) and not isinstance(lr, bool)
+    if not (ok and math.isfinite(lr) and lr > 0):
+        raise NnvizError(f"the learning rate must be a positive number, got {lr!r}")
+    return float(lr)
 
 
 @dataclass(frozen=True)
@@ -80,8 +87,7 @@ class TrainConfig:
         return replace(cfg, **overrides)
 
     def validate(self) -> None:
-        if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
-            raise NnvizError(f"the learning rate must be a positive number, got {self.lr!r}")
+        check_lr(self.lr)
         if self.batch_size is not None and not (1 <= self.batch_size <= MAX_BATCH):
             raise NnvizError(
                 f"the batch size must be between 1 and {MAX_BATCH}, got {self.batch_size!r}"
@@ -112,62 +118,6 @@ class StepMetrics(NamedTuple):
     loss: float  # this batch's loss
     snapshot: Snapshot | None = None
     eval: EvalMetrics | None = None
-
-
-class Control:
-    """Thread-safe play/pause/step/stop for :meth:`Trainer.run`."""
-
-    def __init__(self, playing: bool = True) -> None:
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._playing = playing
-        self._budget = 0  # steps to run while paused
-        self._stop = False
-        if playing:
-            self._wake.set()
-
-    def play(self) -> None:
-        with self._lock:
-            self._playing, self._budget = True, 0
-            self._wake.set()
-
-    def pause(self) -> None:
-        with self._lock:
-            self._playing, self._budget = False, 0
-            self._wake.clear()
-
-    def step(self, n: int = 1) -> None:
-        with self._lock:
-            self._playing = False
-            self._budget += max(1, int(n))
-            self._wake.set()
-
-    def stop(self) -> None:
-        with self._lock:
-            self._stop = True
-            self._wake.set()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stop
-
-    @property
-    def playing(self) -> bool:
-        return self._playing
-
-    def wait_turn(self, timeout: float = 0.1) -> bool:
-        """Block until a step may run; False if stopped."""
-        while True:
-            if self._stop:
-                return False
-            if self._playing:
-                return True
-            with self._lock:
-                if self._budget > 0:
-                    self._budget -= 1
-                    return True
-                self._wake.clear()
-            self._wake.wait(timeout)
 
 
 def _accuracy(out: torch.Tensor, y: torch.Tensor, binary: bool) -> float:
@@ -225,7 +175,7 @@ class Trainer:
             if model is not None
             else None
         )
-        self._param_pool, self._grad_pool = _BufferPool(), _BufferPool()
+        self._param_pool, self._grad_pool = BufferPool(), BufferPool()
         self._snap_request = threading.Event()
         self.sample_row = 0  # the batch row snapshots show by default (wraps around)
         self._snap_row = 0
@@ -301,6 +251,13 @@ class Trainer:
                 "same shape; for classes use cross-entropy"
             )
 
+    def set_lr(self, lr: float) -> None:
+        """A new learning rate, live: the model and optimizer state are kept."""
+        lr = check_lr(lr)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.config = replace(self.config, lr=lr)
+
     @property
     def param_count(self) -> int:
         return param_count(self.model)
@@ -349,7 +306,7 @@ class Trainer:
         if snapshot or requested:
             self._snap_request.clear()
             row = self._snap_row if requested else self.sample_row
-            with _Capture(self.model, self.layers) as capture:
+            with LayerCapture(self.model, self.layers) as capture:
                 out = self.model(x)
                 loss = self.loss_fn(out, y)
                 self.optimizer.zero_grad(set_to_none=True)
@@ -402,27 +359,6 @@ class Trainer:
         self._eval_after = min(max(EVAL_MIN_INTERVAL, cost / EVAL_SHARE), EVAL_MAX_INTERVAL)
         return ev
 
-    def run(
-        self,
-        steps: int | None = None,
-        epochs: int | None = None,
-        control: Control | None = None,
-    ) -> Iterator[StepMetrics]:
-        """Yield one StepMetrics per training step until ``steps`` more steps or
-        ``epochs`` more epochs are done (forever if neither), or until stopped."""
-        target_step = self.step_count + steps if steps is not None else math.inf
-        target_epoch = self.epoch + epochs if epochs is not None else math.inf
-        step = self.step
-        while self.step_count < target_step and self.epoch < target_epoch:
-            # Playing and not stopped: go on without a call (this runs every step).
-            if (
-                control is not None
-                and (control._stop or not control._playing)
-                and not control.wait_turn()
-            ):
-                return
-            yield step()
-
     # --- evaluation ---------------------------------------------------------------------
 
     @torch.no_grad()
@@ -465,7 +401,7 @@ class Trainer:
     def snapshot(self, sample_row: int | None = None) -> Snapshot:
         """A snapshot of one forward/backward on the next batch, with no update."""
         x, y = self.sample_batch()
-        capture = _Capture(self.model, self.layers)
+        capture = LayerCapture(self.model, self.layers)
         with capture:
             out = self.model(x)
             loss = self.loss_fn(out, y)
@@ -502,7 +438,7 @@ class Trainer:
                     params[b_name] = frozen(lin.bias)
                     if lin.bias.grad is not None:
                         grads[b_name] = frozen(lin.bias.grad)
-            a_mean, a_std = _mean_std(a2)
+            a_mean, a_std = mean_std(a2)
             layers.append(
                 LayerSnapshot(
                     name=spec.linear,
@@ -550,7 +486,7 @@ class Trainer:
         ys = np.linspace(lo[1], hi[1], res)
         gx, gy = np.meshgrid(xs, ys)  # row = y, column = x
         grid = torch.as_tensor(np.stack([gx.ravel(), gy.ravel()], 1), **self._to)
-        capture = _Capture(self.model, self.layers, grads=False)
+        capture = LayerCapture(self.model, self.layers, grads=False)
         with capture:
             out = self.model(grid)
         hidden = []
@@ -563,140 +499,3 @@ class Trainer:
             frozen(prob.reshape(res, res)),
             tuple(hidden),
         )
-
-
-_NUMPY_DTYPES = {
-    torch.float32: np.dtype(np.float32),
-    torch.float64: np.dtype(np.float64),
-    torch.float16: np.dtype(np.float16),
-}
-
-
-class _BufferPool:
-    """Read-only numpy copies of a set of tensors, in buffers reused once
-    nothing outside the pool refers to them any more.
-
-    Snapshots of a big model copy megabytes of weights and gradients; fresh
-    arrays each time cost page faults and cold caches (measured: several ms
-    per mnist-mlp snapshot, against ~0.2 ms into warm buffers). A buffer set is
-    reused only when every array in it has no reference but the pool's (no
-    snapshot, view or copy of a view holds it), so handed-out arrays never
-    change.
-    """
-
-    def __init__(self, max_sets: int = 4) -> None:
-        self.max_sets = max_sets
-        self._sets: list[dict[str, np.ndarray]] = []
-
-    @staticmethod
-    def _unused(bufs: dict[str, np.ndarray]) -> bool:
-        # Unused: referred to by the pool's dict, the loop variable and
-        # getrefcount's own argument only.
-        return all(sys.getrefcount(b) <= 3 for b in bufs.values())
-
-    def copy(self, named: list[tuple[str, torch.Tensor]]) -> dict[str, np.ndarray]:
-        layout = [(n, tuple(t.shape), _NUMPY_DTYPES.get(t.dtype)) for n, t in named]
-        if any(dt is None for _, _, dt in layout):  # a dtype numpy lacks: plain copies
-            return {n: frozen(t) for n, t in named}
-        bufs = None
-        for candidate in self._sets:
-            if [(n, b.shape, b.dtype) for n, b in candidate.items()] == layout and self._unused(
-                candidate
-            ):
-                bufs = candidate
-                break
-        if bufs is None:
-            bufs = {n: np.empty(shape, dtype=dt) for n, shape, dt in layout}
-            if len(self._sets) >= self.max_sets:
-                self._sets.pop(0)
-            self._sets.append(bufs)
-        with torch.no_grad():
-            for (_, t), b in zip(named, bufs.values()):
-                b.setflags(write=True)
-                if t.device.type == "cpu":
-                    np.copyto(b, t.detach().numpy())
-                else:  # straight from the device into the buffer
-                    torch.from_numpy(b).copy_(t.detach())
-                b.setflags(write=False)
-        return dict(bufs)
-
-
-def _mean_std(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Column mean and sample standard deviation of a (batch, width) tensor
-    (written out: ~10× faster than torch.std_mean over dim 0 on the CPU)."""
-    n = a.shape[0]
-    mean = a.mean(0)
-    if n < 2:
-        return mean, torch.zeros_like(mean)
-    d = a - mean
-    return mean, (d * d).sum(0).div_(n - 1).sqrt_()
-
-
-class _Capture:
-    """Forward hooks on each Linear (z) and its activation (a), and tensor
-    hooks for dL/dz and dL/da; installed for one step, then removed."""
-
-    def __init__(self, model: nn.Module, layers, grads: bool = True) -> None:
-        self.model, self.layers, self.grads = model, layers, grads
-        self.records: dict[str, dict[str, torch.Tensor]] = {}
-        self._handles: list = []
-
-    def __enter__(self) -> _Capture:
-        for spec in self.layers:
-            rec = self.records.setdefault(spec.linear, {})
-            self._hook(spec.linear, rec, "z", "dz")
-            if spec.act is not None:
-                self._hook(spec.act, rec, "a", "da")
-        return self
-
-    def _hook(self, path: str, rec: dict, key: str, gkey: str) -> None:
-        module = self.model.get_submodule(path)
-
-        def fwd(_m, _inp, out, rec=rec, key=key, gkey=gkey):
-            rec[key] = out.detach()
-            if self.grads and out.requires_grad:
-
-                def grad_hook(g, rec=rec, gkey=gkey):
-                    rec[gkey] = g.detach()
-
-                out.register_hook(grad_hook)
-
-        self._handles.append(module.register_forward_hook(fwd))
-
-    def __exit__(self, *exc) -> None:
-        for h in self._handles:
-            h.remove()
-        self._handles.clear()
-
-
-@dataclass
-class RunSummary:
-    """What ``nnviz train`` reports."""
-
-    steps: int
-    epochs: int
-    final_loss: float
-    losses: list[float] = field(default_factory=list)
-    wall_s: float = 0.0
-
-
-def train_for(
-    trainer: Trainer,
-    steps: int | None = None,
-    epochs: int | None = None,
-    on_step=None,
-    record_every: int = 1,
-) -> RunSummary:
-    """Run to completion (the headless command's loop)."""
-    t0 = time.perf_counter()
-    losses: list[float] = []
-    last = math.nan
-    for m in trainer.run(steps=steps, epochs=epochs):
-        last = m.loss
-        if m.step % record_every == 0 or m.step == 1:
-            losses.append(m.loss)
-        if on_step is not None:
-            on_step(m)
-        if not math.isfinite(m.loss):
-            break
-    return RunSummary(trainer.step_count, trainer.epoch, last, losses, time.perf_counter() - t0)

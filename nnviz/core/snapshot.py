@@ -13,14 +13,10 @@ from types import MappingProxyType
 
 import numpy as np
 
+from nnviz.core.arrays import frozen
 
-def frozen(a) -> np.ndarray:
-    """A read-only numpy copy of a tensor or array (detached, on the CPU)."""
-    if hasattr(a, "detach"):
-        a = a.detach().to("cpu").numpy()
-    out = np.array(a, copy=True)
-    out.setflags(write=False)
-    return out
+
+__all__ = ["DecisionField", "LayerSnapshot", "Snapshot", "frozen"]
 
 
 @dataclass(frozen=True)

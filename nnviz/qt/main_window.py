@@ -6,7 +6,6 @@ and connects their signals.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
@@ -14,7 +13,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -23,23 +21,18 @@ from PySide6.QtWidgets import (
     QTabWidget,
     QToolBar,
     QToolButton,
-    QWidget,
 )
 
 from nnviz.core.autograd_graph import MAX_SCALAR_WEIGHTS
 from nnviz.core.errors import NnvizError
 from nnviz.qt.actions import make_actions
-from nnviz.qt.boundary_view import BoundaryView
 from nnviz.qt.controls import ControlsPanel
-from nnviz.qt.formula_panel import FormulaPanel
-from nnviz.qt.graph_panel import GraphPanel
 from nnviz.qt.help_overlay import HelpOverlay
-from nnviz.qt.loss_view import LossView
-from nnviz.qt.network_view import NetworkView
 from nnviz.qt.preferences import save_window
 from nnviz.qt.session import Session
 from nnviz.qt.theme import DARK, LIGHT, Theme, apply_theme
 from nnviz.qt.view_links import LayerModuleLink
+from nnviz.qt.views import VIEWS, make_views
 
 PRESENTER_SCALE = 1.6
 
@@ -62,26 +55,27 @@ class MainWindow(QMainWindow):
         self.session = Session(self)
         self.actions_ = make_actions(self)
 
-        # --- views ---------------------------------------------------------------------------
-        self.network = NetworkView(theme=theme)
-        self.boundary = BoundaryView(theme=theme)
-        self.loss = LossView(theme=theme)
-        self.graph = GraphPanel(theme=theme)
-        net_tab = QWidget()
-        net_row = QHBoxLayout(net_tab)
-        net_row.setContentsMargins(0, 0, 0, 0)
+        # --- views (one list: nnviz.qt.views) ------------------------------------------------
+        self.views = make_views(theme, self.session.history)
+        v = self.views
+        self.network, self.boundary, self.loss = v["network"], v["boundary"], v["loss"]
+        self.graph, self.formulas = v["graph"], v["formulas"]
         net_split = QSplitter(Qt.Horizontal)
-        net_split.addWidget(self.network)
-        net_split.addWidget(self.boundary)
+        for spec in VIEWS:
+            if spec.place == "network":
+                net_split.addWidget(v[spec.name])
         net_split.setStretchFactor(0, 3)
         net_split.setStretchFactor(1, 2)
-        net_row.addWidget(net_split)
         self.tabs = QTabWidget()
-        self.tabs.addTab(net_tab, "Network")
-        self.tabs.addTab(self.graph, "Autograd graph")
+        self.tabs.addTab(net_split, "Network")
+        for spec in VIEWS:
+            if spec.place == "tab":
+                self.tabs.addTab(v[spec.name], spec.title)
         split = QSplitter(Qt.Vertical)
         split.addWidget(self.tabs)
-        split.addWidget(self.loss)
+        for spec in VIEWS:
+            if spec.place == "below":
+                split.addWidget(v[spec.name])
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 1)
         split.setSizes([620, 260])
@@ -96,16 +90,17 @@ class MainWindow(QMainWindow):
         dock.setWidget(scroll)
         dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
         self.addDockWidget(Qt.LeftDockWidgetArea, dock)
-        self.formulas = FormulaPanel(theme=theme)
-        self.formula_dock = QDockWidget("Backprop in numbers", self)
-        self.formula_dock.setObjectName("formulaDock")
-        self.formula_dock.setToolTip(
-            "The seed's backprop formulas with the selected neuron's real numbers "
-            "(click a neuron in the network)"
-        )
-        self.formula_dock.setWidget(self.formulas)
-        self.addDockWidget(Qt.RightDockWidgetArea, self.formula_dock)
-        self.formula_dock.hide()
+        self.docks = {}
+        for spec in VIEWS:
+            if spec.place == "dock":
+                d = QDockWidget(spec.title, self)
+                d.setObjectName(f"{spec.name}Dock")
+                d.setToolTip(spec.tooltip)
+                d.setWidget(v[spec.name])
+                self.addDockWidget(Qt.RightDockWidgetArea, d)
+                d.hide()
+                self.docks[spec.name] = d
+        self.formula_dock = self.docks["formulas"]
         self.link = LayerModuleLink(self.network, self.graph, self)
         self.help = HelpOverlay(self.actions_.shortcut_table(), parent=self)
         self.help.hide()
@@ -169,7 +164,6 @@ class MainWindow(QMainWindow):
 
         s.built.connect(self.on_built)
         s.snapshotReady.connect(self.on_snapshot)
-        s.metricsArrived.connect(self.loss.append_chunk)
         s.playingChanged.connect(self.on_playing)
         s.errorRaised.connect(self.on_error)
         s.configRejected.connect(self.on_rejected)
@@ -238,8 +232,8 @@ class MainWindow(QMainWindow):
     def on_built(self, info) -> None:
         self._show_scenario(info.scenario)
         self.controls.show_config(info.scenario, info.config, info.param_count, info.device)
-        self.loss.clear()
-        self.network.reset()
+        for view in self.views.values():
+            view.reset()
         self.link.set_layers(info.layer_modules)
         self.formulas.set_loss(info.config.loss)
         self.graph.set_scalar_allowed(
@@ -259,10 +253,8 @@ class MainWindow(QMainWindow):
             self.session.request_graph()
 
     def on_snapshot(self, snap) -> None:
-        self.network.set_snapshot(snap)
-        self.formulas.set_snapshot(snap)
-        if snap.field is not None:
-            self.boundary.set_snapshot(snap)
+        for view in self.views.values():
+            view.set_snapshot(snap)
 
     def on_rejected(self, info) -> None:
         """A setting could not be built: show again what is in use."""
@@ -279,14 +271,12 @@ class MainWindow(QMainWindow):
         if phase != self._phase:  # the edges are redrawn only while the passes animate
             self._phase = phase
             self.network.set_phase(*phase)
-        self.loss.refresh()
+        for view in self.views.values():
+            view.refresh()
         if s.scenario is not None and s.scenario.trainable and s.info is None:
             self.status_step.setText(f"Building {s.scenario.title}…")
         elif s.scenario is not None and s.scenario.trainable:
-            loss = f"{s.last_loss:.4g}" if math.isfinite(s.last_loss) or s.step else "–"
-            r = f"{s.rate:,.0f}" if s.rate >= 10 else f"{s.rate:.2g}"  # teaching pace: 0.25
-            rate = f" · {r} steps/s" if s.playing and s.rate else ""
-            self.status_step.setText(f"step {s.step:,} · epoch {s.epoch} · loss {loss}{rate}")
+            self.status_step.setText(s.status_text())
 
     def on_neuron_selected(self, layer: int, index: int) -> None:
         if layer >= 1:
@@ -321,7 +311,7 @@ class MainWindow(QMainWindow):
         theme = theme.scaled(self.theme.scale)
         self.theme = theme
         apply_theme(QApplication.instance(), theme)
-        for view in (self.network, self.boundary, self.loss, self.graph, self.formulas, self.help):
+        for view in (*self.views.values(), self.help):
             view.set_theme(theme)
         # the settings grow with the font (else presenter mode hides them behind a scroll bar),
         # once the window has its new size

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-
-import numpy as np
 
 from nnviz.core.errors import NnvizError
 
@@ -43,16 +40,46 @@ def save_widget(widget, path: Path) -> Path:
     return path
 
 
-def _metrics_history(trainer, steps: int):
-    """Train ``steps`` batches; the losses and evaluations along the way."""
-    from nnviz.core.engine import train_for
+def train_for_render(
+    scenario_id: str,
+    steps: int | None,
+    data_dir: Path | None = None,
+    seed: int = 0,
+    threads: int | None = None,
+):
+    """Train a scenario through the core run loop, as the app does; returns
+    (run, info, history) with the final snapshot and evaluation in the history."""
+    from nnviz.core import run as R
+    from nnviz.core.engine import TrainConfig
+    from nnviz.core.history import History
+    from nnviz.core.scenarios import get_scenario
+    from nnviz.core.threads import ThreadTuner
 
-    evals = []
-    summary = train_for(
-        trainer, steps=steps, on_step=lambda m: evals.append(m.eval) if m.eval else None
-    )
-    evals.append(trainer.evaluate())
-    return summary, evals
+    sc = get_scenario(scenario_id)
+    history = History()
+    run = R.Run(threads=ThreadTuner(fixed=threads))
+    built: list = []
+
+    def keep(ev) -> None:
+        if isinstance(ev, R.Built):
+            built.append(ev.info)
+            history.clear()
+            history.metrics.set_steps_per_epoch(ev.info.steps_per_epoch)
+        elif isinstance(ev, R.Metrics):
+            history.metrics.append_metrics(ev)
+        elif isinstance(ev, R.SnapshotReady):
+            history.snapshots.add(ev.snapshot)
+
+    run.submit(R.Configure(sc, TrainConfig.for_scenario(sc, seed=seed), data_dir))
+    run.drive(keep)
+    info = built[-1]
+    n = steps if steps is not None else min(info.steps_per_epoch * 5, 300)
+    if n > 0:
+        run.submit(R.Step(n))
+    run.submit(R.Evaluate())
+    run.submit(R.RequestSnapshot())  # the model after its last step
+    run.drive(keep)
+    return run, info, history
 
 
 def render_scenario(
@@ -64,11 +91,12 @@ def render_scenario(
     theme_name: str = "dark",
     data_dir: Path | None = None,
     seed: int = 0,
+    threads: int | None = None,
 ) -> Path:
-    from nnviz.core.engine import TrainConfig, Trainer
     from nnviz.core.scenarios import get_scenario
     from nnviz.qt.bootstrap import make_app
     from nnviz.qt.theme import apply_theme, get_theme
+    from nnviz.qt.views import make_views
 
     if view not in VIEWS:
         raise NnvizError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
@@ -84,55 +112,33 @@ def render_scenario(
     if not sc.trainable:
         if view not in ("graph", "all"):
             raise NnvizError(f"{sc.id} is an expression: only --view graph applies")
-        from nnviz.qt.graph_panel import GraphPanel
+        from nnviz.core.autograd_graph import capture_expression_graph
+        from nnviz.core.history import History
 
-        panel = GraphPanel(theme=theme)
+        panel = make_views(theme, History(), ["graph"])["graph"]
         panel.set_scenario(sc)
-        panel.show_expression(sc, midway=True)
+        panel.set_trace(capture_expression_graph(sc), midway=True)
         return _grab(app, panel, size, out)
 
-    trainer = Trainer(sc, TrainConfig.for_scenario(sc, seed=seed), data_dir=data_dir)
-    n = steps if steps is not None else min(trainer.steps_per_epoch * 5, 300)
-    summary, evals = _metrics_history(trainer, n)
-    snap = trainer.snapshot()
-    parts = {}
-    if view in ("network", "all"):
-        from nnviz.qt.network_view import NetworkView
+    run, info, history = train_for_render(scenario_id, steps, data_dir, seed, threads)
+    snap = history.snapshots.latest
+    names = {"network": ["network", "boundary"], "loss": ["loss"], "graph": ["graph"]}.get(
+        view, ["network", "boundary", "loss"]
+    )
+    if info.points is None and "boundary" in names:
+        names.remove("boundary")
+    parts = make_views(theme, history, names)
+    for name, v in parts.items():
+        v.reset()
+        if name == "boundary":
+            v.set_points(info.points, info.labels, info.test_mask)
+        if name == "graph":
+            from nnviz.core.autograd_graph import capture_trainer_graph
 
-        net = NetworkView(theme=theme)
-        net.set_snapshot(snap)
-        parts["network"] = net
-        if snap.field is not None:
-            from nnviz.qt.boundary_view import BoundaryView
-
-            bv = BoundaryView(theme=theme)
-            ds = trainer.dataset
-            pts = np.concatenate([ds.x_train, ds.x_val])
-            lab = np.concatenate([ds.y_train.reshape(-1), ds.y_val.reshape(-1)])
-            mask = np.r_[np.zeros(len(ds.x_train), bool), np.ones(len(ds.x_val), bool)]
-            bv.set_points(pts, lab, mask)
-            bv.set_snapshot(snap)
-            parts["boundary"] = bv
-    if view in ("loss", "all"):
-        from nnviz.qt.loss_view import LossView
-
-        lv = LossView(theme=theme)
-        losses = np.asarray(summary.losses, dtype=np.float64)
-        lv.append_train(np.arange(len(losses)), losses)
-        for ev in evals:
-            if ev is not None and math.isfinite(ev.val_loss):
-                lv.append_eval(ev.step, ev.val_loss, ev.val_accuracy, ev.train_accuracy)
-        lv.refresh()
-        parts["loss"] = lv
-    if view in ("graph",):
-        from nnviz.qt.graph_panel import GraphPanel
-
-        panel = GraphPanel(theme=theme)
-        panel.set_scenario(sc)
-        from nnviz.core.autograd_graph import capture_trainer_graph
-
-        panel.set_trace(capture_trainer_graph(trainer))
-        parts["graph"] = panel
+            v.set_scenario(sc)
+            v.set_trace(capture_trainer_graph(run.trainer))
+        v.set_snapshot(snap)
+        v.refresh()
     if len(parts) == 1:
         return _grab(app, next(iter(parts.values())), size, out)
     box = QWidget()

@@ -18,10 +18,11 @@ from torch import nn
 
 from nnviz.core.datasets import Dataset, synthetic_images, toy_2d
 from nnviz.core.devices import lower_thread_priority
-from nnviz.core.engine import Control, TrainConfig, Trainer, train_for
+from nnviz.core.engine import TrainConfig, Trainer
 from nnviz.core.errors import NnvizError
 from nnviz.core.scenarios import get_scenario
 from nnviz.core.training_parts import LOSSES, OPTIMIZERS, make_optimizer
+from tests.factories import train_steps
 
 
 def trainer(scenario_id: str, dataset: Dataset | None = None, **cfg) -> Trainer:
@@ -42,7 +43,7 @@ def or_gate_run():
     tr = trainer("or-gate")
     w0 = tr.model[0].weight.detach().clone()
     b0 = tr.model[0].bias.detach().clone()
-    losses = [m.loss for m in tr.run(steps=10_000)]
+    losses = [m.loss for m in train_steps(tr, steps=10_000)]
     return tr, w0, b0, np.array(losses)
 
 
@@ -261,7 +262,7 @@ def test_snapshot_without_update_leaves_the_model_alone():
 
 def test_decision_field_is_the_model_on_a_grid():
     tr = trainer("circle")
-    train_for(tr, steps=50)
+    train_steps(tr, steps=50)
     f = tr.decision_field(res=16)
     x0, x1, y0, y1 = f.extent
     assert f.output.shape == (16, 16)
@@ -271,7 +272,7 @@ def test_decision_field_is_the_model_on_a_grid():
     assert f.output[0, -1] == pytest.approx(corner.item(), abs=1e-6)
 
 
-# --- run(), Control, reset ---------------------------------------------------------------
+# --- reset ---------------------------------------------------------------
 
 
 def wait_for(cond, timeout: float = 10.0) -> bool:
@@ -283,57 +284,15 @@ def wait_for(cond, timeout: float = 10.0) -> bool:
     return False
 
 
-def test_control_play_pause_step_stop_from_another_thread():
-    tr = trainer("gauss")
-    control = Control(playing=False)
-    seen: list[int] = []
-    worker = threading.Thread(target=lambda: seen.extend(m.step for m in tr.run(control=control)))
-    worker.start()
-    try:
-        time.sleep(0.05)
-        assert seen == []  # paused: nothing runs
-        control.step(3)
-        assert wait_for(lambda: len(seen) == 3)
-        time.sleep(0.05)
-        assert seen == [1, 2, 3]  # exactly three, then paused again
-        control.play()
-        assert wait_for(lambda: len(seen) > 20)
-        control.pause()
-        time.sleep(0.05)
-        n = len(seen)
-        time.sleep(0.1)
-        assert len(seen) == n  # paused stays paused
-        control.step()
-        assert wait_for(lambda: len(seen) == n + 1)
-    finally:
-        control.stop()
-        worker.join(timeout=10)
-    assert not worker.is_alive()  # stop ends the generator, even while paused
-    assert seen == list(range(1, len(seen) + 1))
-    assert tr.step_count == len(seen)
-
-
-def test_run_stops_after_steps_or_epochs():
-    tr = trainer("gauss")  # 200 training points, batch 10: 20 steps an epoch
-    assert tr.steps_per_epoch == 20
-    assert [m.step for m in tr.run(steps=7)] == list(range(1, 8))
-    ms = list(tr.run(epochs=2))
-    assert tr.epoch == 2 and tr.step_count == 40 and len(ms) == 33
-    assert [m.epoch for m in ms].count(1) == 20
-    control = Control()
-    control.stop()
-    assert list(tr.run(steps=5, control=control)) == []
-
-
 def test_reset_gives_the_same_start():
     tr = trainer("spiral")
-    first = [m.loss for m in tr.run(steps=30)]
+    first = [m.loss for m in train_steps(tr, steps=30)]
     start = {n: p.detach().clone() for n, p in trainer("spiral").model.named_parameters()}
     tr.reset()
     assert tr.step_count == 0 and tr.epoch == 0
     for n, p in tr.model.named_parameters():
         torch.testing.assert_close(p.detach(), start[n], rtol=0, atol=0)
-    assert [m.loss for m in tr.run(steps=30)] == first
+    assert [m.loss for m in train_steps(tr, steps=30)] == first
 
 
 def test_reset_restores_a_users_own_model():
@@ -342,11 +301,11 @@ def test_reset_restores_a_users_own_model():
     sc = get_scenario("xor")
     tr = Trainer(sc, TrainConfig.for_scenario(sc), model=model)
     start = copy.deepcopy(model.state_dict())
-    first = [m.loss for m in tr.run(steps=10)]
+    first = [m.loss for m in train_steps(tr, steps=10)]
     tr.reset()
     for k, v in tr.model.state_dict().items():
         torch.testing.assert_close(v, start[k], rtol=0, atol=0)
-    assert [m.loss for m in tr.run(steps=10)] == first
+    assert [m.loss for m in train_steps(tr, steps=10)] == first
 
 
 @pytest.mark.parametrize("own_model", [False, True])
@@ -355,7 +314,7 @@ def test_a_fork_keeps_the_trained_model_through_a_reset_and_trains_on(own_model)
     torch.manual_seed(1)
     model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1), nn.Sigmoid())
     tr = Trainer(sc, TrainConfig.for_scenario(sc), model=model if own_model else None)
-    for _ in tr.run(steps=15):
+    for _ in train_steps(tr, steps=15):
         pass
     trained = copy.deepcopy(tr.model.state_dict())
     kept = tr.fork()
@@ -371,16 +330,16 @@ def test_a_fork_keeps_the_trained_model_through_a_reset_and_trains_on(own_model)
 
 def test_periodic_evaluation_at_a_fixed_cadence_and_off():
     tr = trainer("gauss", eval_every=5)
-    evals = [m.eval for m in tr.run(steps=12)]
+    evals = [m.eval for m in train_steps(tr, steps=12)]
     assert [e is not None for e in evals] == [(i + 1) % 5 == 0 for i in range(12)]
     assert evals[4].step == 5 and 0 <= evals[4].val_accuracy <= 1
     tr = trainer("gauss", eval_every=-1)
-    assert all(m.eval is None for m in tr.run(steps=30))
+    assert all(m.eval is None for m in train_steps(tr, steps=30))
 
 
 def test_evaluate_reports_loss_and_accuracy_on_both_sets():
     tr = trainer("gauss")
-    train_for(tr, epochs=5)
+    train_steps(tr, epochs=5)
     ev = tr.evaluate()
     with torch.no_grad():
         out = tr.model(tr.x_val)
@@ -424,7 +383,7 @@ def test_unknown_device_is_a_clear_error():
 def test_every_seed_optimizer_trains_a_step(name):
     tr = trainer("gauss", optimizer=name, lr=0.05)
     before = [p.detach().clone() for p in tr.model.parameters()]
-    losses = [m.loss for m in tr.run(steps=3)]
+    losses = [m.loss for m in train_steps(tr, steps=3)]
     assert all(math.isfinite(v) for v in losses)
     assert any(not torch.equal(a, p.detach()) for a, p in zip(before, tr.model.parameters()))
 
@@ -449,14 +408,14 @@ def test_unknown_optimizer_is_a_clear_error():
 @pytest.mark.parametrize("loss", ["mse", "half_sse", "l1_mean", "l1_sum", "bce"])
 def test_every_loss_trains_a_one_output_model(loss):
     tr = trainer("gauss", loss=loss)
-    losses = [m.loss for m in tr.run(steps=60)]
+    losses = [m.loss for m in train_steps(tr, steps=60)]
     assert all(math.isfinite(v) for v in losses)
     assert tr.evaluate().val_accuracy > 0.8
 
 
 def test_cross_entropy_trains_a_class_score_model():
     tr = trainer("digits-mlp", dataset=small_images(size=8), loss="cross_entropy")
-    losses = [m.loss for m in tr.run(steps=20)]
+    losses = [m.loss for m in train_steps(tr, steps=20)]
     assert losses[-1] < losses[0]
 
 
@@ -520,7 +479,7 @@ def test_automatic_evaluation_follows_training_time_and_idle_stepping(monkeypatc
     monkeypatch.setattr(engine, "EVAL_MIN_INTERVAL", 0.0)
     monkeypatch.setattr(engine, "EVAL_SHARE", 0.1)  # a tenth of the training time
     tr = trainer("gauss")
-    evals = [m.eval for m in tr.run(steps=100)]
+    evals = [m.eval for m in train_steps(tr, steps=100)]
     assert 2 <= sum(e is not None for e in evals) <= 50
     # Stepping by hand (mostly waiting): one evaluation per step once the idle interval passed.
     monkeypatch.setattr(engine, "EVAL_MIN_INTERVAL", 1e9)

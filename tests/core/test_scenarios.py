@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from nnviz.core.engine import TrainConfig, Trainer, train_for
+from nnviz.core.engine import TrainConfig, Trainer
 from nnviz.core.errors import NnvizError
 from nnviz.core.models import param_count
 from nnviz.core.scenarios import DEFAULT_SCENARIO, SCENARIOS, get_scenario
-from tests.factories import make_idx_dir, make_image_folder
+from tests.factories import make_idx_dir, make_image_folder, train_steps
 
 DESIGN_TABLE = (
     "chain-rule",
@@ -33,7 +33,7 @@ def default_run(scenario_id: str, **kw) -> Trainer:
     """Train a scenario with its default network, settings and length."""
     sc = get_scenario(scenario_id)
     tr = Trainer(sc, TrainConfig.for_scenario(sc), **kw)
-    train_for(tr, steps=sc.steps, epochs=sc.epochs)
+    train_steps(tr, steps=sc.steps, epochs=sc.epochs)
     return tr
 
 
@@ -105,7 +105,7 @@ def test_spiral_reaches_90_percent_test_accuracy_and_says_when():
     sc = get_scenario("spiral")
     tr = Trainer(sc, TrainConfig.for_scenario(sc, eval_every=20))
     first = None
-    for m in tr.run(epochs=sc.epochs):
+    for m in train_steps(tr, epochs=sc.epochs):
         if first is None and m.eval is not None and m.eval.val_accuracy >= 0.9:
             first = m.step
     assert tr.evaluate().val_accuracy >= 0.9
@@ -145,7 +145,7 @@ def test_mnist_mlp_trains_on_idx_files(tmp_path):
     sc = get_scenario("mnist-mlp")
     tr = Trainer(sc, TrainConfig.for_scenario(sc), data_dir=data)
     assert len(tr.dataset.x_train) == 270 and len(tr.dataset.x_val) == 30  # 10 % held out
-    train_for(tr, epochs=3)
+    train_steps(tr, epochs=3)
     ev = tr.evaluate()
     assert ev.val_accuracy is not None and ev.val_accuracy >= 0.8
 
@@ -155,7 +155,7 @@ def test_apparel_mlp_trains_on_the_seed_folder_format(tmp_path):
     sc = get_scenario("apparel-mlp")
     tr = Trainer(sc, TrainConfig.for_scenario(sc), data_dir=data)
     assert tr.dataset.classes[0] == "T-shirt/top" and len(tr.dataset.test_ids) == 20
-    train_for(tr, epochs=4)
+    train_steps(tr, epochs=4)
     assert tr.evaluate().val_accuracy >= 0.8
     labels = tr.predict(tr.dataset.x_test)
     assert labels.shape == (20,) and np.all((labels >= 0) & (labels < 10))

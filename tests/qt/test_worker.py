@@ -9,6 +9,7 @@ import pytest
 import torch
 from PySide6 import QtCore
 
+from nnviz.core import run as R
 from nnviz.core.engine import TrainConfig
 from nnviz.core.scenarios import get_scenario
 from nnviz.qt.worker import WorkerThread
@@ -19,21 +20,35 @@ WAIT_MS = 10_000  # the first trainer of a process imports torch's optimizers (~
 
 
 class Recorder(QtCore.QObject):
-    """Keeps every signal the worker sends, received on the GUI thread."""
+    """Keeps every event the worker sends, received on the GUI thread."""
 
     def __init__(self, worker) -> None:
         super().__init__()
         self.chunks, self.snapshots, self.infos = [], [], []
         self.states, self.errors, self.rejections, self.halts = [], [], [], []
-        worker.metrics.connect(self.chunks.append)
-        worker.snapshot.connect(self.snapshots.append)
-        worker.built.connect(self.infos.append)
-        worker.state.connect(self.states.append)
-        worker.error.connect(lambda m, d: self.errors.append((m, d)))
-        worker.rejected.connect(lambda m, d: self.rejections.append((m, d)))
-        worker.halted.connect(self.halts.append)
-        self.finishes = []
-        worker.finished.connect(self.finishes.append)
+        self.finishes, self.history = [], []
+        worker.event.connect(self.on_event)
+
+    def on_event(self, ev) -> None:
+        match ev:
+            case R.Metrics():
+                self.chunks.append(ev)
+            case R.SnapshotReady(snap):
+                self.snapshots.append(snap)
+            case R.Built(info):
+                self.infos.append(info)
+            case R.StateChanged(playing):
+                self.states.append("playing" if playing else "paused")
+            case R.Rejected(message, details):
+                self.rejections.append((message, details))
+            case R.Halted(R.HALT_PLANNED, message):
+                self.finishes.append(message)
+            case R.Halted(R.HALT_NONFINITE, message):
+                self.halts.append(message)
+            case R.Halted(_, message, details) | R.Failed(message, details):
+                self.errors.append((message, details))
+            case R.HistoryChanged(u, r):
+                self.history.append((u, r))
 
     @property
     def step(self) -> int:
@@ -55,7 +70,9 @@ def threaded(qtbot):
 
 def configure(qtbot, wt, rec, scenario=XOR, config=None, model=None) -> None:
     n = len(rec.snapshots)
-    wt.worker.configure(scenario, config or TrainConfig.for_scenario(scenario), None, model)
+    wt.worker.submit(
+        R.Configure(scenario, config or TrainConfig.for_scenario(scenario), None, model)
+    )
     qtbot.waitUntil(lambda: len(rec.snapshots) > n, timeout=WAIT_MS)
 
 
@@ -70,12 +87,12 @@ def test_step_trains_one_batch_and_the_last_step_of_an_epoch_is_shown(qtbot, thr
     assert info.widths == (2, 8, 1) and info.steps_per_epoch == 20  # 200 points, batches of 10
     assert rec.snapshots[-1].step == 0  # the fresh model is shown before any step
 
-    wt.worker.step(1)
+    wt.worker.submit(R.Step(1))
     paused_at(qtbot, rec, 1)
     assert len(rec.losses()) == 1
     qtbot.waitUntil(lambda: rec.snapshots[-1].step == 0 and len(rec.snapshots) == 2)
 
-    wt.worker.step_epoch()  # from step 1 to the end of the first epoch
+    wt.worker.submit(R.StepEpoch())  # from step 1 to the end of the first epoch
     paused_at(qtbot, rec, 20)
     assert rec.chunks[-1].epoch == 1 and len(rec.losses()) == 20
     # the network view gets the epoch's last step, not the state before the epoch
@@ -87,9 +104,9 @@ def test_step_trains_one_batch_and_the_last_step_of_an_epoch_is_shown(qtbot, thr
 def test_pause_shows_the_model_as_it_stopped(qtbot, threaded):
     wt, rec = threaded
     configure(qtbot, wt, rec)
-    wt.worker.play()
+    wt.worker.submit(R.Play())
     qtbot.waitUntil(lambda: rec.step >= 50, timeout=WAIT_MS)
-    wt.worker.pause()
+    wt.worker.submit(R.Pause())
     qtbot.waitUntil(lambda: rec.states[-1] == "paused")
     qtbot.waitUntil(lambda: rec.snapshots[-1].step == rec.step)
     stopped = rec.step
@@ -100,10 +117,10 @@ def test_pause_shows_the_model_as_it_stopped(qtbot, threaded):
 def test_learning_rate_changes_live_without_a_reset(qtbot, threaded):
     wt, rec = threaded
     configure(qtbot, wt, rec)
-    wt.worker.step(5)
+    wt.worker.submit(R.Step(5))
     paused_at(qtbot, rec, 5)
     weights = wt.worker.trainer.model[0].weight.detach().clone()
-    wt.worker.set_lr(0.125)
+    wt.worker.submit(R.SetLearningRate(0.125))
     opt = wt.worker.trainer.optimizer
     qtbot.waitUntil(lambda: opt.param_groups[0]["lr"] == 0.125)
     assert wt.worker.trainer.step_count == 5  # same model, same optimizer state
@@ -116,12 +133,12 @@ def test_a_bad_configuration_is_rejected_and_the_model_kept(qtbot, threaded):
     wt, rec = threaded
     configure(qtbot, wt, rec)
     trainer = wt.worker.trainer
-    wt.worker.configure(XOR, replace(trainer.config, loss="cross_entropy"))
+    wt.worker.submit(R.Configure(XOR, replace(trainer.config, loss="cross_entropy")))
     qtbot.waitUntil(lambda: bool(rec.rejections), timeout=WAIT_MS)
     message, details = rec.rejections[-1]
     assert "cross-entropy needs one output per class" in message and details == ""
     assert wt.worker.trainer is trainer and len(rec.infos) == 1
-    wt.worker.step(1)  # and it still trains
+    wt.worker.submit(R.Step(1))  # and it still trains
     paused_at(qtbot, rec, 1)
 
 
@@ -130,7 +147,7 @@ def test_an_exception_in_training_is_reported_and_training_can_go_on(qtbot, thre
     model = FlakyModel()
     configure(qtbot, wt, rec, model=model)
     assert rec.infos[-1].widths == (2, 4, 1)
-    wt.worker.play()
+    wt.worker.submit(R.Play())
     qtbot.waitUntil(lambda: rec.step >= 10, timeout=WAIT_MS)
     model.fail = True
     qtbot.waitUntil(lambda: bool(rec.errors), timeout=WAIT_MS)
@@ -142,11 +159,11 @@ def test_an_exception_in_training_is_reported_and_training_can_go_on(qtbot, thre
     assert wt.thread.isRunning()  # the worker survived
 
     model.fail = False
-    wt.worker.reset()
+    wt.worker.submit(R.Reset())
     qtbot.waitUntil(lambda: len(rec.infos) == 2)
     assert wt.worker.trainer.step_count == 0
     n = len(rec.chunks)
-    wt.worker.play()
+    wt.worker.submit(R.Play())
     qtbot.waitUntil(lambda: len(rec.chunks) > n and rec.step >= 5, timeout=WAIT_MS)
 
 
@@ -155,7 +172,7 @@ def test_a_nan_loss_pauses_training_and_says_what_to_do(qtbot, threaded):
     digits = get_scenario("digits-mlp")
     cfg = TrainConfig.for_scenario(digits, optimizer="sgd", lr=1e30)  # blows up in 2 steps
     configure(qtbot, wt, rec, scenario=digits, config=cfg)
-    wt.worker.play()
+    wt.worker.submit(R.Play())
     qtbot.waitUntil(lambda: bool(rec.halts), timeout=WAIT_MS)
     assert "nan" in rec.halts[-1].lower() and "Lower the learning rate" in rec.halts[-1]
     qtbot.waitUntil(lambda: rec.states[-1] == "paused")
@@ -168,12 +185,12 @@ def test_a_nan_loss_pauses_training_and_says_what_to_do(qtbot, threaded):
 def test_speed_change_and_stop_take_effect_in_the_middle_of_a_slow_step(qtbot, threaded):
     wt, rec = threaded
     configure(qtbot, wt, rec)
-    wt.worker.set_delay(60.0, every_step_snapshot=True)  # one step a minute
-    wt.worker.play()
+    wt.worker.submit(R.SetPace(60.0, True))  # one step a minute
+    wt.worker.submit(R.Play())
     qtbot.waitUntil(lambda: rec.step == 1, timeout=WAIT_MS)  # each step is shown at once
-    wt.worker.set_delay(0.0, every_step_snapshot=False)  # back to full speed: no minute's wait
+    wt.worker.submit(R.SetPace(0.0, False))  # back to full speed: no minute's wait
     qtbot.waitUntil(lambda: rec.step >= 20, timeout=WAIT_MS)
-    wt.worker.set_delay(60.0, every_step_snapshot=True)
+    wt.worker.submit(R.SetPace(60.0, True))
     qtbot.wait(100)
     n = rec.step
     qtbot.wait(200)
@@ -183,9 +200,9 @@ def test_speed_change_and_stop_take_effect_in_the_middle_of_a_slow_step(qtbot, t
 def test_unload_stops_the_old_model_training(qtbot, threaded):
     wt, rec = threaded
     configure(qtbot, wt, rec)
-    wt.worker.play()
+    wt.worker.submit(R.Play())
     qtbot.waitUntil(lambda: rec.step >= 10, timeout=WAIT_MS)
-    wt.worker.unload()  # an expression scenario was opened
+    wt.worker.submit(R.Unload())  # an expression scenario was opened
     qtbot.waitUntil(lambda: rec.states[-1] == "paused")
     qtbot.wait(50)
     n = len(rec.chunks)
@@ -203,7 +220,7 @@ def test_each_step_shows_the_next_sample_of_the_batch(qtbot, threaded):
     shown = []
     for _ in range(4):
         n = len(rec.snapshots)
-        wt.worker.step(1)
+        wt.worker.submit(R.Step(1))
         qtbot.waitUntil(lambda n=n: len(rec.snapshots) > n, timeout=WAIT_MS)
         shown.append(tuple(float(v) for v in rec.snapshots[-1].input))
     assert shown == [(0.0, 1.0), (1.0, 0.0), (1.0, 1.0), (0.0, 0.0)]
@@ -213,54 +230,53 @@ def test_play_pauses_at_the_scenarios_length_and_goes_on_when_asked(qtbot, threa
     wt, rec = threaded
     configure(qtbot, wt, rec)  # xor: 30 epochs of 20 batches
     planned = XOR.epochs * rec.infos[-1].steps_per_epoch
-    wt.worker.play()
+    wt.worker.submit(R.Play())
     paused_at(qtbot, rec, planned)
     assert rec.finishes and f"{planned:,} steps" in rec.finishes[-1]
     qtbot.waitUntil(lambda: rec.snapshots[-1].step == planned, timeout=WAIT_MS)  # the final model
-    wt.worker.play()  # Play again: past the planned length
+    wt.worker.submit(R.Play())  # Play again: past the planned length
     qtbot.waitUntil(lambda: rec.step > planned + 20, timeout=WAIT_MS)
-    wt.worker.pause()
+    wt.worker.submit(R.Pause())
     assert len(rec.finishes) == 1
 
 
 def test_undo_brings_back_the_trained_model_a_reset_or_a_rebuild_replaced(qtbot, threaded):
     wt, rec = threaded
-    history = []
-    wt.worker.history.connect(lambda u, r: history.append((u, r)))
+    history = rec.history
     configure(qtbot, wt, rec)
-    wt.worker.step(25)
+    wt.worker.submit(R.Step(25))
     paused_at(qtbot, rec, 25)
     trained = {k: v.clone() for k, v in wt.worker.trainer.model.state_dict().items()}
 
-    wt.worker.reset()  # a stray R
+    wt.worker.submit(R.Reset())  # a stray R
     qtbot.waitUntil(lambda: rec.infos[-1] and wt.worker.trainer.step_count == 0)
-    qtbot.waitUntil(lambda: history and history[-1] == (True, False))
-    wt.worker.undo()
+    qtbot.waitUntil(lambda: bool(history) and history[-1] == (True, False))
+    wt.worker.submit(R.Undo())
     qtbot.waitUntil(lambda: wt.worker.trainer.step_count == 25, timeout=WAIT_MS)
     for k, v in wt.worker.trainer.model.state_dict().items():
         assert torch.equal(v, trained[k]), k
     qtbot.waitUntil(lambda: history[-1] == (False, True))
 
     # a settings change rebuilds; undo restores the old settings and weights
-    wt.worker.configure(XOR, replace(TrainConfig.for_scenario(XOR), hidden=(3,)), None, None)
+    wt.worker.submit(R.Configure(XOR, replace(TrainConfig.for_scenario(XOR), hidden=(3,))))
     qtbot.waitUntil(lambda: rec.infos[-1].widths == (2, 3, 1), timeout=WAIT_MS)
-    wt.worker.undo()
+    wt.worker.submit(R.Undo())
     qtbot.waitUntil(lambda: rec.infos[-1].widths == (2, 8, 1), timeout=WAIT_MS)
     assert rec.infos[-1].config.hidden != (3,)
     assert wt.worker.trainer.step_count == 25
-    wt.worker.step(1)  # and it trains on from where it was
+    wt.worker.submit(R.Step(1))  # and it trains on from where it was
     qtbot.waitUntil(lambda: wt.worker.trainer.step_count == 26, timeout=WAIT_MS)
 
-    wt.worker.redo()  # back to the rebuilt one
+    wt.worker.submit(R.Redo())  # back to the rebuilt one
     qtbot.waitUntil(lambda: rec.infos[-1].widths == (2, 3, 1), timeout=WAIT_MS)
 
 
 def test_the_validation_curve_ends_where_training_stopped(qtbot, threaded):
     wt, rec = threaded
     configure(qtbot, wt, rec)
-    wt.worker.play()
+    wt.worker.submit(R.Play())
     qtbot.waitUntil(lambda: rec.step > 30, timeout=WAIT_MS)
-    wt.worker.pause()
+    wt.worker.submit(R.Pause())
     # the last chunk of the run carries an evaluation at the step training stopped at
     qtbot.waitUntil(
         lambda: bool(rec.chunks[-1].evals) and rec.chunks[-1].evals[-1].step == rec.step,
@@ -273,10 +289,10 @@ def test_a_settings_change_keeps_the_data_and_shares_it_with_the_undo_copy(qtbot
     wt, rec = threaded
     configure(qtbot, wt, rec)
     first = wt.worker.trainer
-    wt.worker.configure(XOR, replace(TrainConfig.for_scenario(XOR), hidden=(4,)), None, None)
+    wt.worker.submit(R.Configure(XOR, replace(TrainConfig.for_scenario(XOR), hidden=(4,))))
     qtbot.waitUntil(lambda: rec.infos[-1].widths == (2, 4, 1), timeout=WAIT_MS)
     assert wt.worker.trainer.dataset is first.dataset  # not loaded again
     # a new seed draws a new split of the data: loaded anew
-    wt.worker.configure(XOR, replace(TrainConfig.for_scenario(XOR), seed=3), None, None)
+    wt.worker.submit(R.Configure(XOR, replace(TrainConfig.for_scenario(XOR), seed=3)))
     qtbot.waitUntil(lambda: rec.infos[-1].config.seed == 3, timeout=WAIT_MS)
     assert wt.worker.trainer.dataset is not first.dataset
