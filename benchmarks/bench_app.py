@@ -41,16 +41,17 @@ DEFAULTS = {"mnist-mlp": (1000, 2000), "spiral": (6000, 10000)}
 
 
 def headless(scenario: str, warmup: int, steps: int) -> dict:
-    from nnviz.core.engine import TrainConfig, Trainer
+    """The core run loop as ``nnviz train`` drives it (threads chosen by timing)."""
+    from nnviz.core import run as R
     from nnviz.core.scenarios import get_scenario
 
-    sc = get_scenario(scenario)
-    t = Trainer(sc, TrainConfig.for_scenario(sc))
-    for _ in range(warmup):
-        t.step()
+    run = R.Run()
+    run.submit(R.Configure(get_scenario(scenario)))
+    run.submit(R.Step(warmup))
+    run.drive()
+    run.submit(R.Step(steps))
     t0 = time.perf_counter()
-    for _ in range(steps):
-        t.step()
+    run.drive()
     return {"rate": steps / (time.perf_counter() - t0)}
 
 
@@ -67,8 +68,19 @@ def app(scenario: str, warmup: int, steps: int, probe: bool = False) -> dict:
     win.resize(1600, 900)
     win.show()
     s = win.session
-    out: dict = {}
+    out: dict = {"frames": 0, "pictures": 0}
     late: list[float] = []
+
+    def on_frame() -> None:
+        if "t0" in out:
+            out["frames"] += 1
+
+    def on_picture(_snap) -> None:
+        if "t0" in out:
+            out["pictures"] += 1
+
+    s.frame.connect(on_frame)
+    s.snapshotReady.connect(on_picture)
     last = [0.0]
 
     def on_probe() -> None:
@@ -92,6 +104,8 @@ def app(scenario: str, warmup: int, steps: int, probe: bool = False) -> dict:
             out["rate"] = (s.step - out["s0"]) / dt
             out["gui_cpu"] = (time.thread_time() - out["c0"]) / dt
             out["frame_ms"] = s.pacer.interval_ms
+            out["fps"] = out["frames"] / dt
+            out["pictures_per_s"] = out["pictures"] / dt
             qapp.quit()
 
     probe_timer = QTimer()
@@ -111,6 +125,8 @@ def app(scenario: str, warmup: int, steps: int, probe: bool = False) -> dict:
         "rate": out.get("rate", float("nan")),
         "gui_cpu": out.get("gui_cpu", float("nan")),
         "frame_ms": out.get("frame_ms", float("nan")),
+        "fps": out.get("fps", float("nan")),
+        "pictures_per_s": out.get("pictures_per_s", float("nan")),
         "late_p50": float(np.percentile(lat, 50)),
         "late_p99": float(np.percentile(lat, 99)),
     }
@@ -136,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--warmup", type=int, help="steps before timing (default per scenario)")
     ap.add_argument("--steps", type=int, help="timed steps (default per scenario)")
+    ap.add_argument(
+        "--busy", action="store_true", help="keep one core busy (a busy-loop process) throughout"
+    )
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -146,6 +165,19 @@ def main(argv: list[str] | None = None) -> int:
             res = app(scenario, int(warmup), int(steps), probe=kind == "app-probe")
         print(json.dumps(res), flush=True)
         return 0
+    busy = None
+    if args.busy:
+        busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        return _measure(args)
+    finally:
+        if busy is not None:
+            busy.kill()
+            busy.wait()
+
+
+def _measure(args) -> int:
+    load = "one core busy" if args.busy else "quiet"
     for scenario in args.scenarios:
         warmup, steps = DEFAULTS.get(scenario, (200, 2000))
         warmup = args.warmup if args.warmup is not None else warmup
@@ -163,11 +195,14 @@ def main(argv: list[str] | None = None) -> int:
         p99 = statistics.median(x["late_p99"] for x in runs["app-probe"])
         cpu = statistics.median(x["gui_cpu"] for x in runs["app"])
         fms = statistics.median(x["frame_ms"] for x in runs["app"])
+        fps = statistics.median(x["fps"] for x in runs["app"])
+        pps = statistics.median(x["pictures_per_s"] for x in runs["app"])
         print(
             f"{scenario}: headless {h:,.0f} steps/s, app {a:,.0f} steps/s = {a / h:.0%} "
             f"(goal ≥ 85 %); GUI timer lateness p99 {p99:.1f} ms (goal ≤ 50 ms); "
-            f"GUI thread CPU {cpu:.0%}, frame interval {fms:.0f} ms "
-            f"[median of {args.rounds} rounds, steps {warmup}..{warmup + steps}]"
+            f"GUI thread CPU {cpu:.0%}, frame interval {fms:.0f} ms, "
+            f"{fps:.1f} frames/s, {pps:.1f} new pictures/s (goal ≥ 20) "
+            f"[{load}; median of {args.rounds} rounds, steps {warmup}..{warmup + steps}]"
         )
     return 0
 

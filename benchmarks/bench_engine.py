@@ -11,8 +11,8 @@ loss, optimizer and batch order::
         out = model(x); loss = loss_fn(out, y)
         opt.zero_grad(); loss.backward(); opt.step(); loss.item()
 
-The engine runs ``Trainer.run(steps=N, control=Control())`` — the generator
-the app's worker drives, with its periodic evaluation on (automatic cadence)
+The engine runs the core run loop (``nnviz.core.run.Run``, given ``Step(N)``)
+— what the app's worker, ``nnviz train`` and ``nnviz render`` drive, with its periodic evaluation on (automatic cadence)
 — unwatched, and watched at 30 Hz: ``engine_watched`` asks for a snapshot from
 the loop whenever 33 ms have passed (the engine's own cost), and
 ``engine_watched_thread`` asks from a second thread every 33 ms, as the app's
@@ -39,7 +39,6 @@ import sys
 import threading
 import time
 from dataclasses import replace
-from itertools import islice
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -47,9 +46,11 @@ if __package__ in (None, ""):
 
 import torch  # noqa: E402
 
+from nnviz.core import run as R  # noqa: E402
 from nnviz.core.datasets import Dataset, synthetic_images  # noqa: E402
-from nnviz.core.engine import Control, TrainConfig, Trainer  # noqa: E402
+from nnviz.core.engine import TrainConfig, Trainer  # noqa: E402
 from nnviz.core.scenarios import get_scenario  # noqa: E402
+from nnviz.core.threads import ThreadTuner  # noqa: E402
 
 GOALS = {"engine": 1.05, "engine_watched": 1.15, "engine_watched_thread": 1.15}
 FRAME_S = 1 / 30  # the views ask for a snapshot at most at 30 Hz
@@ -113,7 +114,7 @@ class PlainLoop:
 
 
 class EngineLoop:
-    """``Trainer.run`` driven ``k`` steps at a time, unwatched or watched at 30 Hz.
+    """The run loop advanced ``k`` steps at a time, unwatched or watched at 30 Hz.
 
     ``watch``: "" unwatched; "time": the loop asks for a snapshot whenever
     33 ms of this variant's own running time have passed (the engine's cost);
@@ -124,7 +125,9 @@ class EngineLoop:
 
     def __init__(self, case: Case, watch: str = "", evaluate: bool = True) -> None:
         self.tr = case.trainer(eval_every=0 if evaluate else -1)
-        self.it = self.tr.run(steps=case.steps, control=Control())
+        # the thread count is the benchmark's (--threads), as for the plain loop
+        self.run = R.Run(self.tr, threads=ThreadTuner(fixed=torch.get_num_threads()))
+        self.run.submit(R.Step(case.steps))
         self.watch = watch
         self.snapshots = 0
         self.active_s = 0.0  # this variant's own running time
@@ -145,9 +148,12 @@ class EngineLoop:
         by_time, tr = self.watch == "time", self.tr
         t0 = time.perf_counter()
         self._active.set()
-        for m in islice(self.it, k):  # the generator goes on where this stops
-            if m.snapshot is not None:
-                self.snapshots += 1
+        advance, done = self.run.advance, 0
+        while done < k:
+            for ev in advance(0.0):
+                if type(ev) is R.SnapshotReady:
+                    self.snapshots += 1
+            done += 1
             if by_time:
                 now = self.active_s + time.perf_counter() - t0
                 if now >= self.due:

@@ -11,6 +11,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from torch import nn
 
 from nnviz.cli import build_parser
+from nnviz.core import run as R
 from nnviz.core.devices import DeviceChoice, list_devices
 from nnviz.core.scenarios import DEFAULT_SCENARIO, SCENARIOS, get_scenario
 from nnviz.qt import controls as controls_module
@@ -62,7 +63,7 @@ def settle(qtbot, w) -> int:
 
 
 def losses(w) -> np.ndarray:
-    return np.array(w.loss._t_loss.view)
+    return np.array(w.session.history.metrics.train_loss.view)
 
 
 def choose(combo: QtWidgets.QComboBox, data) -> None:
@@ -277,7 +278,7 @@ def test_optimizer_loss_batch_activation_and_seed_rebuild_and_lr_applies_live(op
     rebuilt(qtbot, w, lambda: c.seed.setValue(0))
     np.testing.assert_array_equal(params(w)["0.weight"], seed0["0.weight"])
 
-    w.session.worker.step(5)
+    w.session.submit(R.Step(5))
     qtbot.waitUntil(lambda: w.session.step == 5, timeout=WAIT_MS)
     builds = []
     w.session.built.connect(builds.append)
@@ -285,7 +286,7 @@ def test_optimizer_loss_batch_activation_and_seed_rebuild_and_lr_applies_live(op
     opt = trainer().optimizer
     qtbot.waitUntil(lambda: opt.param_groups[0]["lr"] == 0.125)
     assert trainer().step_count == 5 and trainer().optimizer is opt and builds == []
-    w.session.worker.step(1)
+    w.session.submit(R.Step(1))
     qtbot.waitUntil(lambda: w.session.step == 6, timeout=WAIT_MS)  # trains on from there
 
 
@@ -373,7 +374,7 @@ def test_an_error_in_training_shows_a_dialog_and_the_app_stays_usable(open_app, 
     rebuilt(
         qtbot,
         w,
-        lambda: w.session.worker.configure(get_scenario("xor"), w.session.config, None, model),
+        lambda: w.session.submit(R.Configure(get_scenario("xor"), w.session.config, None, model)),
     )
     assert w.network.snapshot.widths == (2, 4, 1)
     press(qtbot, w, Key.Key_Space)
@@ -410,7 +411,7 @@ def test_a_nan_loss_pauses_and_says_so(open_app, qtbot):
     assert "The loss became nan" in message and "training paused" in message
     assert "Lower the learning rate" in w._error_box.text()
     assert w.actions_.play.text() == "Play"
-    assert w.loss.nonfinite_count >= 1
+    assert w.session.history.metrics.nonfinite_count >= 1
 
 
 def test_a_data_folder_without_data_says_so_and_another_scenario_still_opens(qtbot, app, tmp_path):

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from nnviz.core import run as R
 from nnviz.qt.frame_pacer import FRAME_MS
 from nnviz.qt.pass_animator import PassAnimator
 from nnviz.qt.session import Session
@@ -45,11 +46,11 @@ def test_pass_animator_runs_forward_then_backward_over_one_step_period():
 
 def test_at_full_speed_snapshots_are_asked_for_at_most_once_a_frame(qtbot, session, monkeypatch):
     # about pacing, not about xor's planned length (600 steps: under half a second)
-    monkeypatch.setattr(type(session.worker), "_planned_steps", staticmethod(lambda t: None))
+    monkeypatch.setattr(R, "planned_steps", lambda t: None)
     built(qtbot, session)
     frames, requests, shown = [], [], []
-    ask = session.worker.request_snapshot
-    session.worker.request_snapshot = lambda: (requests.append(len(frames)), ask())
+    ask = session.request_snapshot
+    session.request_snapshot = lambda: (requests.append(len(frames)), ask())
     session.frame.connect(lambda: frames.append(1))
     session.snapshotReady.connect(shown.append)
     session.play()
