@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nnviz.cli.common import nonnegative_int
+from nnviz.cli.common import add_threads_flag, nonnegative_int
 
 
 def register(sub) -> None:
@@ -16,6 +16,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=nonnegative_int, default=0, help="random seed")
     p.add_argument("--theme", choices=("dark", "light"), help="colour theme")
     p.add_argument("--presenter", action="store_true", help="start in presenter mode")
+    add_threads_flag(p)
     p.set_defaults(func=run)
 
 

@@ -180,6 +180,9 @@ def open_window(args: argparse.Namespace):
     overrides = {"seed": args.seed, "device": device}
     win = MainWindow(args.scenario or DEFAULT_SCENARIO, data, theme=theme, overrides=overrides)
     restore_window(win)
+    threads = getattr(args, "threads", None)
+    if threads:  # the settings show it, and it reaches the run through them
+        win.controls.threads.setValue(threads)
     if theme_name == "light":
         win.actions_.theme.setChecked(True)
     win.show()

@@ -29,6 +29,7 @@ from nnviz.core.activations import ACTIVATIONS
 from nnviz.core.devices import list_devices
 from nnviz.core.engine import TrainConfig
 from nnviz.core.scenarios import SCENARIOS, Scenario
+from nnviz.core.threads import available_cores
 from nnviz.core.training_parts import LOSSES, OPTIMIZER_LABELS
 
 #: (label, seconds per step, animate the passes) from full speed down to teaching pace
@@ -75,6 +76,7 @@ class ControlsPanel(QWidget):
     configChanged = Signal(object)  # TrainConfig: rebuild (resets the model)
     lrChanged = Signal(float)  # applied live, no reset
     speedChanged = Signal(float, bool)  # seconds per step, animate passes
+    threadsChanged = Signal(object)  # torch threads: an int, or None to choose by timing
     dataFolderRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -172,6 +174,16 @@ class ControlsPanel(QWidget):
         form.addRow("Hidden layers", self.hidden)
         form.addRow("Activation", self.activation)
         form.addRow("Seed", self.seed)
+        self.threads = QSpinBox()
+        self.threads.setRange(0, max(1, available_cores()))
+        self.threads.setSpecialValueText("auto")
+        self.threads.setKeyboardTracking(False)
+        self.threads.setToolTip(
+            "CPU threads torch trains with. auto: chosen by timing a few steps at each "
+            "count (one core is left to the window), and again when steps slow down"
+        )
+        self.threads.valueChanged.connect(lambda n: self.threadsChanged.emit(n or None))
+        form.addRow("Threads", self.threads)
         # what is wrong with an edit, said where the user looks (not only a red border)
         self.problem = QLabel()
         self.problem.setObjectName("settingsProblem")

@@ -160,6 +160,7 @@ class MainWindow(QMainWindow):
         self.controls.configChanged.connect(s.apply_config)
         self.controls.lrChanged.connect(s.set_lr)
         self.controls.speedChanged.connect(s.set_speed)
+        self.controls.threadsChanged.connect(s.set_threads)
         self.controls.dataFolderRequested.connect(self.choose_data_folder)
 
         s.built.connect(self.on_built)
