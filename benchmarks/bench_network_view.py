@@ -86,6 +86,7 @@ def shots(out: Path, size: str, theme_name: str) -> int:
     """The two pictures the README shows, at 1600×900."""
     from PySide6 import QtWidgets
 
+    from nnviz.core.history import History
     from nnviz.qt.boundary_view import BoundaryView
     from nnviz.qt.network_view import NetworkView
     from nnviz.qt.theme import get_theme
@@ -102,14 +103,16 @@ def shots(out: Path, size: str, theme_name: str) -> int:
     lay = QtWidgets.QHBoxLayout(frame)
     lay.setContentsMargins(0, 0, 0, 0)
     lay.setSpacing(0)
-    net, boundary = NetworkView(theme=theme), BoundaryView(theme=theme)
+    history = History()  # what the session keeps: the sparkline reads it
+    net, boundary = NetworkView(theme=theme, history=history), BoundaryView(theme=theme)
     lay.addWidget(net, 3)
     lay.addWidget(boundary, 2)
     frame.resize(w, h)
     frame.show()
     app.processEvents()
     boundary.set_points(x, y, np.arange(len(x)) % 5 == 0)
-    for snap in series:  # a history for the sparkline
+    for i, snap in enumerate(series):  # as the session does: keep it, then show it
+        history.snapshots.add(snap, now=float(i))
         net.set_snapshot(snap)
         boundary.set_snapshot(snap)
     net.select_neuron(2, 6)
@@ -119,12 +122,14 @@ def shots(out: Path, size: str, theme_name: str) -> int:
     )
 
     # MNIST-sized: 784-512-512-10 on 28×28 digits, after a few steps
-    view = NetworkView(theme=theme)
+    history = History()
+    view = NetworkView(theme=theme, history=history)
     view.resize(w, h)
     view.show()
     app.processEvents()
     series, _ = training_series("mnist", snapshots=12, every=2, row=7)
-    for snap in series:
+    for i, snap in enumerate(series):
+        history.snapshots.add(snap, now=float(i))
         view.set_snapshot(snap)
     active = np.flatnonzero(series[-1].layers[0].a)
     view.select_neuron(1, int(active[len(active) // 2]))

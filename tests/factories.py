@@ -86,6 +86,25 @@ class FlakyModel(nn.Sequential):
         return super().forward(x)
 
 
+class ExitingModel(nn.Sequential):
+    """A user's model whose forward ends its process (as a crash in an
+    extension would) after ``calls`` forward passes with gradients."""
+
+    def __init__(self, exit_code: int = 3, calls: int = 1) -> None:
+        torch.manual_seed(0)
+        super().__init__(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 1), nn.Sigmoid())
+        self.exit_code, self.calls = exit_code, calls
+
+    def forward(self, x):
+        if self.training and torch.is_grad_enabled():
+            if self.calls <= 0:
+                import os
+
+                os._exit(self.exit_code)
+            self.calls -= 1
+        return super().forward(x)
+
+
 def train_steps(trainer, steps: int | None = None, epochs: int | None = None) -> list:
     """Step a core Trainer directly: ``steps`` more steps or ``epochs`` more
     epochs; every step's StepMetrics (what the run loop sees of each step)."""

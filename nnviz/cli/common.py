@@ -31,6 +31,18 @@ def nonnegative_int(text: str) -> int:
     return value
 
 
+def add_threads_flag(parser: argparse.ArgumentParser) -> argparse.Action:
+    """``--threads N``: a fixed torch thread count (``args.threads``, None when not given:
+    the run chooses it by timing steps; see :class:`nnviz.core.threads.ThreadTuner`)."""
+    return parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="torch threads (default: chosen by timing a few steps)",
+    )
+
+
 def positive_float(text: str) -> float:
     try:
         value = float(text)

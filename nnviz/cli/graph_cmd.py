@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from nnviz.cli.common import nonnegative_int, print_json
-from nnviz.core.autograd_graph import AutogradTrace, GraphNode
+from nnviz.core.trace import AutogradTrace, GraphNode
 
 MAX_LISTED = 64  # tensors with more elements are summarised
 

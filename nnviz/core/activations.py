@@ -2,6 +2,8 @@
 
 The numpy twins serve the reference backprop (``nnviz.core.reference``) and the
 formula panels; torch's modules serve the models. Both are keyed by one name.
+Modules are named here (``torch.nn`` class names) and made in
+``nnviz.core.models``, so the formula panel (numpy twins only) imports no torch.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from torch import nn
 
 from nnviz.core.errors import NnvizError
 
@@ -28,7 +29,7 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class Activation:
     name: str
-    module: Callable[[], nn.Module]
+    module_name: str  # the torch.nn class, e.g. "Sigmoid"
     g: Callable[[np.ndarray], np.ndarray]
     dg: Callable[[np.ndarray], np.ndarray]  # g'(z), as a function of z
     formula: str  # shown in tooltips and the formula panel
@@ -39,31 +40,31 @@ ACTIVATIONS: dict[str, Activation] = {
     for a in (
         Activation(
             "sigmoid",
-            nn.Sigmoid,
+            "Sigmoid",
             _sigmoid,
             lambda z: _sigmoid(z) * (1.0 - _sigmoid(z)),
             "σ(z) = 1/(1+e⁻ᶻ),  σ'(z) = σ(z)(1−σ(z))",
         ),
         Activation(
-            "tanh", nn.Tanh, np.tanh, lambda z: 1.0 - np.tanh(z) ** 2, "tanh(z),  1 − tanh²(z)"
+            "tanh", "Tanh", np.tanh, lambda z: 1.0 - np.tanh(z) ** 2, "tanh(z),  1 − tanh²(z)"
         ),
         Activation(
             "relu",
-            nn.ReLU,
+            "ReLU",
             lambda z: np.maximum(z, 0.0),
             lambda z: (z > 0).astype(np.result_type(z, np.float64)),
             "max(0, z),  1[z > 0]",
         ),
         Activation(
             "leaky_relu",
-            nn.LeakyReLU,
+            "LeakyReLU",
             lambda z: np.where(z > 0, z, 0.01 * z),
             lambda z: np.where(z > 0, 1.0, 0.01),
             "max(0.01z, z),  1 or 0.01",
         ),
         Activation(
             "linear",
-            nn.Identity,
+            "Identity",
             lambda z: np.asarray(z, dtype=np.result_type(z, np.float64)),
             lambda z: np.ones_like(z, dtype=np.result_type(z, np.float64)),
             "z,  1",
@@ -71,17 +72,17 @@ ACTIVATIONS: dict[str, Activation] = {
     )
 }
 
-#: torch module types that are elementwise activations, by activation name
-MODULE_ACTIVATIONS: dict[type, str] = {
-    nn.Sigmoid: "sigmoid",
-    nn.Tanh: "tanh",
-    nn.ReLU: "relu",
-    nn.LeakyReLU: "leaky_relu",
-    nn.Identity: "linear",
-    nn.GELU: "gelu",
-    nn.ELU: "elu",
-    nn.SiLU: "silu",
-    nn.Softplus: "softplus",
+#: torch.nn classes that are elementwise activations, by activation name
+MODULE_ACTIVATIONS: dict[str, str] = {
+    "Sigmoid": "sigmoid",
+    "Tanh": "tanh",
+    "ReLU": "relu",
+    "LeakyReLU": "leaky_relu",
+    "Identity": "linear",
+    "GELU": "gelu",
+    "ELU": "elu",
+    "SiLU": "silu",
+    "Softplus": "softplus",
 }
 
 
@@ -94,9 +95,4 @@ def get_activation(name: str) -> Activation:
         ) from None
 
 
-def activation_of(module: nn.Module) -> str | None:
-    """The activation name of an elementwise activation module, else None."""
-    return MODULE_ACTIVATIONS.get(type(module))
-
-
-__all__ = ["ACTIVATIONS", "Activation", "activation_of", "get_activation"]
+__all__ = ["ACTIVATIONS", "MODULE_ACTIVATIONS", "Activation", "get_activation"]

@@ -26,259 +26,41 @@ Qt-free: the panel (``nnviz.qt.formula_panel``) only renders these lines.
 
 from __future__ import annotations
 
-import math
-import re
-from dataclasses import dataclass
-
 import numpy as np
 
 from nnviz.core.activations import ACTIVATIONS
 from nnviz.core.errors import NnvizError
-from nnviz.core.snapshot import LayerSnapshot, Snapshot
-
-#: terms of a sum shown before "+ N more"
-TOP_TERMS = 4
-
-#: roles of the pieces of an expression: plain text, a forward quantity (z, a,
-#: an input), a backward one (dL/d· and its values), a weight, a muted note
-PLAIN, FWD, BWD, WEIGHT, NOTE = "", "fwd", "bwd", "w", "note"
-
-#: losses reduced by a mean over the batch (their dL/d· carry 1/m)
-MEAN_LOSSES = ("mse", "l1_mean", "bce", "cross_entropy")
-
-LOSS_NAMES = {
-    "mse": "MSE (mean)",
-    "half_sse": "½·SSE (sum)",
-    "l1_mean": "L1 (mean)",
-    "l1_sum": "L1 (sum)",
-    "bce": "binary cross-entropy (mean)",
-    "cross_entropy": "cross-entropy (mean)",
-}
-
-Segment = tuple[str, str]  # (text, role)
-
-
-@dataclass(frozen=True)
-class FormulaLine:
-    """One line of the panel.
-
-    ``label`` names the quantity ("z", "dL/dz", ...); ``segments`` are the
-    expression's pieces, each with a role (``FWD``/``BWD``/``WEIGHT``/``NOTE``
-    or plain) so a view can colour them; ``value`` is the number the line
-    ends with (None for lines that list several, see ``values``).
-    """
-
-    key: str  # stable id: "z", "a", "da", "gprime", "dz", "dw", "db", "vec_dz", ...
-    label: str
-    segments: tuple[Segment, ...]
-    value: float | None = None
-    values: tuple[float, ...] = ()  # several numbers (dL/dwᵢ, batch dL/dW row, ...)
-    indices: tuple[int, ...] = ()  # which i each of ``values`` belongs to
-    section: str = "forward"  # "forward", "backward", "layer" or "info"
-
-    @property
-    def expression(self) -> str:
-        return "".join(t for t, _ in self.segments)
-
-
-@dataclass(frozen=True)
-class NeuronFormulas:
-    """All the lines for one neuron (and its layer) of one snapshot."""
-
-    layer: int
-    neuron: int
-    title: str
-    lines: tuple[FormulaLine, ...]
-
-    def line(self, key: str) -> FormulaLine:
-        for ln in self.lines:
-            if ln.key == key:
-                return ln
-        raise KeyError(key)
-
-    def has(self, key: str) -> bool:
-        return any(ln.key == key for ln in self.lines)
-
-    @property
-    def text(self) -> str:
-        """Plain text of every line (what a test or a clipboard copy reads)."""
-        return "\n".join([self.title, *(ln.expression for ln in self.lines)])
-
-
-# --- numbers as text ------------------------------------------------------------------
-
-_SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
-_SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-MINUS = "−"
-
-
-def fmt(v: float, digits: int = 4) -> str:
-    """A number with ``digits`` significant digits, a real minus sign and
-    ×10ⁿ for very small or big magnitudes."""
-    v = float(v)
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return ("" if v > 0 else MINUS) + "∞"
-    if v == 0:
-        return "0"
-    sign = MINUS if v < 0 else ""
-    av = abs(v)
-    if 1e-3 <= av < 1e4:
-        s = f"{av:.{digits}g}"
-        if "e" not in s:
-            return sign + s
-    exp = int(math.floor(math.log10(av)))
-    mant = av / 10**exp
-    d = max(digits - 2, 0)  # one digit fewer: the exponent is already long
-    if round(mant, d) >= 10:
-        mant, exp = mant / 10, exp + 1
-    return f"{sign}{mant:.{d}f}×10{str(exp).translate(_SUP)}"
-
-
-def fmt_factor(v: float) -> str:
-    """A number as a factor in a product: negatives in brackets."""
-    s = fmt(v)
-    return f"({s})" if s.startswith(MINUS) else s
-
-
-def sub(i: int) -> str:
-    return str(i).translate(_SUB)
-
-
-def shape_text(*dims: int | str) -> str:
-    return "(" + "×".join(str(d) for d in dims) + ("," if len(dims) == 1 else "") + ")"
-
-
-# --- helpers ----------------------------------------------------------------------------
-
-_BACKWARD_SYMBOL = re.compile(r"dL/d[^\s=·()×,;/]+|\bd[ZAWb]\[\d+\]")
-
-
-def sym(text: str, rest: str = PLAIN) -> list[Segment]:
-    """Symbolic text as segments: its dL/d· (and dZ[l], dW[l] ...) terms in the
-    backward role, the rest in ``rest``."""
-    out: list[Segment] = []
-    pos = 0
-    for mt in _BACKWARD_SYMBOL.finditer(text):
-        if mt.start() > pos:
-            out.append((text[pos : mt.start()], rest))
-        out.append((mt.group(0), BWD))
-        pos = mt.end()
-    if pos < len(text):
-        out.append((text[pos:], rest))
-    return out
-
-
-def _f64(a) -> np.ndarray:
-    return np.asarray(a, dtype=np.float64)
-
-
-def top_indices(contrib: np.ndarray, top: int = TOP_TERMS) -> np.ndarray:
-    """All indices in order when there are few (≤ top + 2), else the ``top``
-    largest by |contrib|, biggest first."""
-    n = contrib.size
-    if n <= top + 2:
-        return np.arange(n)
-    idx = np.argpartition(-np.abs(contrib), top)[:top]
-    return idx[np.argsort(-np.abs(contrib[idx]), kind="stable")]
-
-
-def _sum_segments(
-    left: np.ndarray,
-    right: np.ndarray,
-    left_role: str,
-    right_role: str,
-    top: int = TOP_TERMS,
-) -> tuple[list[Segment], np.ndarray]:
-    """Σᵢ leftᵢ·rightᵢ as "l₀·r₀ + l₁·r₁ + … + N more (Σ s)": the segments and
-    the indices shown."""
-    prod = left * right
-    idx = top_indices(prod, top)
-    few = idx.size == prod.size
-    segs: list[Segment] = []
-    for n, i in enumerate(idx):
-        if n:
-            segs.append((" + ", PLAIN))
-        if not few:
-            segs.append((f"[{i}]", NOTE))
-        segs.append((fmt_factor(left[i]), left_role))
-        segs.append(("·", PLAIN))
-        segs.append((fmt_factor(right[i]), right_role))
-    if not few:
-        rest = np.ones(prod.size, dtype=bool)
-        rest[idx] = False
-        segs.append((f" + … {int(rest.sum())} more (Σ {fmt(prod[rest].sum())})", NOTE))
-    return segs, idx
-
-
-def layer_index(snap: Snapshot, layer: int) -> int:
-    """``snap.layers`` index of drawn layer ``layer`` (≥ 1), with a clear error."""
-    n = len(snap.layers)
-    if not 1 <= layer <= n:
-        raise NnvizError(
-            f"layer {layer} is not a layer of neurons here; pick 1..{n} (0 is the input)"
-        )
-    return layer - 1
+from nnviz.core.formula_loss import infer_batch_size, output_da_line, output_dz_shortcut
+from nnviz.core.formula_model import (
+    BWD,
+    FWD,
+    LOSS_NAMES,
+    MEAN_LOSSES,
+    NOTE,
+    PLAIN,
+    TOP_TERMS,
+    WEIGHT,
+    FormulaLine,
+    NeuronFormulas,
+    Segment,
+    f64,
+    layer_index,
+    shape_text,
+    sum_segments,
+    sym,
+    top_indices,
+)
+from nnviz.core.numfmt import MINUS, fmt, fmt_factor
+from nnviz.core.numfmt import subscript as sub
+from nnviz.core.snapshot import Snapshot
 
 
 def _layer_input(snap: Snapshot, li: int) -> np.ndarray:
-    return _f64(snap.input if li == 0 else snap.layers[li - 1].a).reshape(-1)
+    return f64(snap.input if li == 0 else snap.layers[li - 1].a).reshape(-1)
 
 
 def _a_name(li: int) -> str:
     return "x" if li == 0 else "a"
-
-
-def infer_batch_size(snap: Snapshot, loss: str) -> int | None:
-    """m recovered from the output layer's dL/da for a mean-reduced loss (the
-    snapshot holds dL/da = per-sample derivative / m); None when it cannot be
-    told (a sum-reduced loss, no gradients, or a zero derivative)."""
-    if loss not in MEAN_LOSSES or not snap.layers:
-        return None
-    out = snap.layers[-1]
-    if out.da is None:
-        return None
-    per = _per_sample_dloss(loss, _f64(out.a), _f64(snap.target), None)
-    if per is None:
-        return None
-    da = _f64(out.da)
-    j = int(np.argmax(np.abs(per)))
-    if per[j] == 0 or da[j] == 0:
-        return None
-    est = per[j] / da[j]
-    m = int(round(est))
-    if m < 1 or abs(est - m) > 1e-3 * max(m, 1):
-        return None
-    return m
-
-
-def _softmax(v: np.ndarray) -> np.ndarray:
-    e = np.exp(v - v.max())
-    return e / e.sum()
-
-
-def _per_sample_dloss(loss: str, a: np.ndarray, y: np.ndarray, _m) -> np.ndarray | None:
-    """The loss's derivative for this sample before the 1/(m·k) of a mean."""
-    if loss == "cross_entropy":
-        if y.size != 1:
-            return None
-        p = _softmax(a)
-        p[int(y[0])] -= 1.0
-        return p
-    if y.size != a.size:
-        return None
-    d = a - y
-    if loss in ("mse",):
-        return 2.0 * d / a.size
-    if loss in ("half_sse",):
-        return d
-    if loss in ("l1_mean", "l1_sum"):
-        return np.sign(d) / (a.size if loss == "l1_mean" else 1)
-    if loss == "bce":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (-y / a + (1.0 - y) / (1.0 - a)) / a.size
-    return None
 
 
 # --- activation lines ------------------------------------------------------------------
@@ -364,14 +146,14 @@ def neuron_formulas(
 
     # forward ---------------------------------------------------------------------
     a_prev = _layer_input(snap, li)
-    w = _f64(ls.weight[j])
+    w = f64(ls.weight[j])
     z = float(ls.z[j])
     a = float(ls.a[j])
     an = _a_name(li)
     b = float(ls.bias[j]) if ls.bias is not None else None
     segs: list[Segment] = [(f"z = Σᵢ wᵢ {an}ᵢ" + (" + b" if b is not None else "") + " = ", PLAIN)]
     if a_prev.size == w.size:
-        terms, _ = _sum_segments(w, a_prev, WEIGHT, FWD, top)
+        terms, _ = sum_segments(w, a_prev, WEIGHT, FWD, top)
         segs += terms
     else:
         segs.append(("…", NOTE))
@@ -404,16 +186,16 @@ def neuron_formulas(
     if not last:
         nxt = snap.layers[li + 1]
         if nxt.dz is not None:
-            dzn = _f64(nxt.dz)
-            wk = _f64(nxt.weight[:, j])
-            terms, _ = _sum_segments(dzn, wk, BWD, WEIGHT, top)
+            dzn = f64(nxt.dz)
+            wk = f64(nxt.weight[:, j])
+            terms, _ = sum_segments(dzn, wk, BWD, WEIGHT, top)
             segs = [*sym(f"dL/da = Σₖ dL/dzₖ[{layer + 1}] · W[{layer + 1}]ₖ{sub(j)} = ")]
             segs += terms + [(" = ", PLAIN), (fmt(da), BWD)]
         else:
             segs = [*sym("dL/da = "), (fmt(da), BWD), ("   (from the layer above)", NOTE)]
         lines.append(FormulaLine("da", "dL/da", tuple(segs), da, section="backward"))
     else:
-        lines.append(_output_da_line(snap, ls, j, da, loss, m, m_txt))
+        lines.append(output_da_line(snap, ls, j, da, loss, m, m_txt))
 
     gp = None
     if act in ACTIVATIONS:
@@ -438,7 +220,7 @@ def neuron_formulas(
     segs.append((fmt(dz), BWD))
     lines.append(FormulaLine("dz", "dL/dz", tuple(segs), dz, section="backward"))
     if last:
-        short = _output_dz_shortcut(snap, ls, j, dz, loss, m, m_txt)
+        short = output_dz_shortcut(snap, ls, j, dz, loss, m, m_txt)
         if short is not None:
             lines.append(short)
 
@@ -467,7 +249,7 @@ def neuron_formulas(
             )
         )
         if ls.weight_grad is not None:
-            wg = _f64(ls.weight_grad[j])
+            wg = f64(ls.weight_grad[j])
             segs = [(f"batch dL/dW[{layer}]{sub(j)},ᵢ = Σ of the shares over the batch = ", NOTE)]
             segs.append(("(" + ", ".join(fmt(wg[i]) for i in idx), BWD))
             segs.append(((", …" if idx.size < wg.size else "") + ")", BWD))
@@ -509,88 +291,6 @@ def neuron_formulas(
         )
     lines += layer_formulas(snap, layer, loss=loss, batch_size=m)
     return NeuronFormulas(layer, j, title, tuple(lines))
-
-
-def _scale_text(loss: str, k: int, m_txt: str) -> str:
-    if loss not in MEAN_LOSSES:
-        return ""
-    if loss == "cross_entropy" or k == 1:
-        return f"/{m_txt}"
-    return f"/({m_txt}·{k})"
-
-
-def _output_da_line(
-    snap: Snapshot, ls: LayerSnapshot, j: int, da: float, loss: str | None, m, m_txt: str
-) -> FormulaLine:
-    a_all = _f64(ls.a)
-    y_all = _f64(snap.target).reshape(-1)
-    k = ls.width
-    a = float(a_all[j])
-    if loss is None:
-        segs = [*sym("dL/da = "), (fmt(da), BWD), ("   (from the loss)", NOTE)]
-        return FormulaLine("da", "dL/da", tuple(segs), da, section="backward")
-    name = LOSS_NAMES.get(loss, loss)
-    sc = _scale_text(loss, k, m_txt)
-    ok = (loss == "cross_entropy" and y_all.size == 1) or y_all.size == k
-    if not ok or loss not in LOSS_NAMES:
-        segs = [*sym("dL/da = "), (fmt(da), BWD), (f"   (from the loss: {name})", NOTE)]
-        return FormulaLine("da", "dL/da", tuple(segs), da, section="backward")
-    if loss == "cross_entropy":
-        c = int(y_all[0])
-        p = float(_softmax(a_all)[j])
-        oh = 1.0 if c == j else 0.0
-        segs = [
-            *sym(f"dL/da = (softmax(a)ⱼ − onehotⱼ){sc} = ("),
-            (fmt(p), FWD),
-            (f" − {fmt(oh)}){sc} = ", PLAIN),
-            (fmt(da), BWD),
-            (f"   ({name}, class y = {c})", NOTE),
-        ]
-        return FormulaLine("da", "dL/da", tuple(segs), da, section="backward")
-    y = float(y_all[j])
-    if loss == "bce":
-        segs = [
-            *sym(f"dL/da = (−y/a + (1 − y)/(1 − a)){sc} = (−"),
-            (fmt(y), PLAIN),
-            ("/", PLAIN),
-            (fmt(a), FWD),
-            (" + ", PLAIN),
-            (fmt(1 - y), PLAIN),
-            ("/", PLAIN),
-            (fmt(1 - a), FWD),
-            (f"){sc} = ", PLAIN),
-        ]
-    elif loss in ("mse", "half_sse"):
-        two = "2" if loss == "mse" else ""
-        segs = [*sym(f"dL/da = {two}(a − y){sc} = {two}("), (fmt(a), FWD),
-                (f" − {fmt(y)}){sc} = ", PLAIN)]  # fmt: skip
-    else:  # l1
-        segs = [*sym(f"dL/da = sign(a − y){sc} = sign("), (fmt(a), FWD),
-                (f" − {fmt(y)}){sc} = ", PLAIN)]  # fmt: skip
-    segs += [(fmt(da), BWD), (f"   ({name})", NOTE)]
-    return FormulaLine("da", "dL/da", tuple(segs), da, section="backward")
-
-
-def _output_dz_shortcut(
-    snap: Snapshot, ls: LayerSnapshot, j: int, dz: float, loss: str | None, m, m_txt: str
-) -> FormulaLine | None:
-    """Seed 002's simplification on the output: dz = a − y for BCE on a sigmoid
-    (and softmax − onehot for cross-entropy on logits), /m for a mean loss."""
-    y_all = _f64(snap.target).reshape(-1)
-    k = ls.width
-    sc = _scale_text(loss, k, m_txt) if loss else ""
-    if loss == "bce" and ls.activation == "sigmoid" and y_all.size == k:
-        a, y = float(ls.a[j]), float(y_all[j])
-        segs = [*sym(f"     = (a − y){sc} = ("), (fmt(a), FWD), (f" − {fmt(y)}){sc} = ", PLAIN),
-                (fmt(dz), BWD), ("   (seed 002: σ' cancels BCE's denominator)", NOTE)]  # fmt: skip
-        return FormulaLine("dz_short", "dL/dz", tuple(segs), dz, section="backward")
-    if loss == "cross_entropy" and ls.activation == "linear" and y_all.size == 1:
-        c = int(y_all[0])
-        p = float(_softmax(_f64(ls.z))[j])
-        segs = [*sym(f"     = (softmax(z)ⱼ − onehotⱼ){sc} = ("), (fmt(p), FWD),
-                (f" − {fmt(1.0 if c == j else 0.0)}){sc} = ", PLAIN), (fmt(dz), BWD)]  # fmt: skip
-        return FormulaLine("dz_short", "dL/dz", tuple(segs), dz, section="backward")
-    return None
 
 
 # --- the whole layer --------------------------------------------------------------------
@@ -657,7 +357,7 @@ def layer_formulas(
 
 def input_formulas(snap: Snapshot, neuron: int) -> NeuronFormulas:
     """Layer 0: the input has no formula, only its value."""
-    x = _f64(snap.input)
+    x = f64(snap.input)
     if not 0 <= neuron < x.size:
         raise NnvizError(f"the input has {x.size} values; {neuron} is not one of them")
     v = float(x[neuron])
@@ -687,13 +387,27 @@ def formulas(
 
 
 __all__ = [
+    "BWD",
+    "FWD",
+    "LOSS_NAMES",
+    "MEAN_LOSSES",
+    "MINUS",
+    "NOTE",
+    "PLAIN",
     "TOP_TERMS",
+    "WEIGHT",
     "FormulaLine",
     "NeuronFormulas",
+    "Segment",
     "fmt",
+    "fmt_factor",
     "formulas",
     "infer_batch_size",
     "input_formulas",
     "layer_formulas",
     "neuron_formulas",
+    "shape_text",
+    "sub",
+    "sym",
+    "top_indices",
 ]

@@ -9,33 +9,22 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from nnviz.core.errors import NnvizError
+from nnviz.core.trace import GradCheckResult, GradCheckRow
 
-
-@dataclass(frozen=True)
-class GradCheckRow:
-    name: str  # parameter name
-    index: tuple[int, ...]  # entry within the parameter
-    autograd: float
-    numeric: float
-    rel_error: float
-
-
-@dataclass(frozen=True)
-class GradCheckResult:
-    rows: tuple[GradCheckRow, ...]
-    max_rel_error: float
-    eps: float
-
-    @property
-    def ok(self) -> bool:
-        return self.max_rel_error < 1e-4
+__all__ = [
+    "GradCheckResult",
+    "GradCheckRow",
+    "gradcheck_expression",
+    "gradcheck_module",
+    "gradcheck_scenario_expression",
+    "gradcheck_trainer",
+]
 
 
 def _rel(a: float, b: float) -> float:
@@ -135,7 +124,17 @@ def gradcheck_expression(
     return GradCheckResult(tuple(rows), max((r.rel_error for r in rows), default=0.0), eps)
 
 
-def gradcheck_scenario_expression(scenario) -> GradCheckResult:
-    """Every leaf of an expression scenario (``chain-rule``, ``autograd-mean``)."""
+def gradcheck_scenario_expression(
+    scenario, params: Sequence[str] | None = None, eps: float = 1e-6
+) -> GradCheckResult:
+    """Every leaf of an expression scenario (``chain-rule``, ``autograd-mean``), or
+    the leaves named in ``params``. Runs torch: call it on the worker thread."""
     _, leaves = scenario.expression()
-    return gradcheck_expression(lambda vals: scenario.expression(vals)[0], leaves)
+    unknown = [n for n in params or () if n not in leaves]
+    if unknown:
+        raise NnvizError(f"no leaf named {', '.join(unknown)}; choose from {', '.join(leaves)}")
+    result = gradcheck_expression(lambda vals: scenario.expression(vals)[0], leaves, eps)
+    if not params:
+        return result
+    rows = tuple(r for r in result.rows if r.name in params)
+    return GradCheckResult(rows, max((r.rel_error for r in rows), default=0.0), eps)

@@ -28,13 +28,19 @@ from nnviz.core.snapshot import Snapshot
 
 DEFAULT_SNAPSHOT_BUDGET = 256 * 2**20  # bytes
 DEFAULT_SMOOTHING = 0.9
+_SMOOTHINGS_KEPT = 4  # smoothed curves cached, one per weight asked for
 
 
 class Growable:
-    """A 1-D float64 array that grows by doubling; ``view`` is what is filled."""
+    """A 1-D float64 array that grows by doubling; ``view`` is what is filled.
+
+    A value, once written, is never overwritten: growing copies into a new
+    array and ``clear`` starts a new one, so a view handed out earlier (a
+    curve a view drew) keeps its numbers."""
 
     def __init__(self, capacity: int = 1024) -> None:
-        self._a = np.empty(capacity, dtype=np.float64)
+        self._capacity = int(capacity)
+        self._a = np.empty(self._capacity, dtype=np.float64)
         self._n = 0
 
     def __len__(self) -> int:
@@ -58,6 +64,7 @@ class Growable:
         self._n = need
 
     def clear(self) -> None:
+        self._a = np.empty(self._capacity, dtype=np.float64)
         self._n = 0
 
     @property
@@ -85,8 +92,9 @@ class MetricsHistory:
         # wall clock: seconds since the history started, at each chunk's last step
         self.wall_step, self.wall_s = Growable(64), Growable(64)
         self._t0 = time.perf_counter()
-        self._smooth = Growable()
-        self._ema = DebiasedEma(smoothing)
+        # smoothed train loss per weight (a few: views with their own sliders)
+        self._smooth: dict[float, tuple[DebiasedEma, Growable]] = {}
+        self.smoothed(smoothing)
         self.rate = 0.0  # steps per second over the newest chunk
 
     # --- in ------------------------------------------------------------------------------
@@ -158,7 +166,6 @@ class MetricsHistory:
         for g in self._arrays():
             g.clear()
         self._smooth.clear()
-        self._ema.reset()
         self.nonfinite_count = 0
         self.rate = 0.0
         self._t0 = time.perf_counter()
@@ -181,17 +188,23 @@ class MetricsHistory:
     def smoothed(self, weight: float) -> np.ndarray:
         """The train loss smoothed with ``weight`` (TensorBoard's debiased EMA);
         only what arrived since the last call is computed."""
-        if weight != self._ema.weight:
-            self._ema = DebiasedEma(weight)
-            self._smooth.clear()
-        done, n = len(self._smooth), len(self.train_loss)
+        entry = self._smooth.pop(weight, None)
+        if entry is None:
+            entry = (DebiasedEma(weight), Growable())
+            while len(self._smooth) >= _SMOOTHINGS_KEPT:
+                self._smooth.pop(next(iter(self._smooth)))  # the least recently used
+        self._smooth[weight] = entry  # the most recently used last
+        ema, out = entry
+        done, n = len(out), len(self.train_loss)
         if done < n:
-            self._smooth.append(self._ema.update(self.train_loss.view[done:]))
-        return self._smooth.view
+            out.append(ema.update(self.train_loss.view[done:]))
+        return out.view
 
     @property
     def nbytes(self) -> int:
-        return sum(g.nbytes for g in self._arrays()) + self._smooth.nbytes
+        return sum(g.nbytes for g in self._arrays()) + sum(
+            g.nbytes for _, g in self._smooth.values()
+        )
 
     def _arrays(self) -> Iterable[Growable]:
         return (

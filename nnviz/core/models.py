@@ -15,8 +15,17 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from nnviz.core.activations import activation_of, get_activation
+from nnviz.core.activations import MODULE_ACTIVATIONS, get_activation
 from nnviz.core.errors import NnvizError
+
+
+def activation_of(module: nn.Module) -> str | None:
+    """The activation name of an elementwise activation module, else None."""
+    name = type(module).__name__
+    if getattr(nn, name, None) is not type(module):  # a user's class of the same name
+        return None
+    return MODULE_ACTIVATIONS.get(name)
+
 
 MAX_LAYER_WIDTH = 4096
 
@@ -71,7 +80,7 @@ def build_mlp(spec: MLPSpec, dtype: torch.dtype = torch.float32) -> nn.Sequentia
     for (n_in, n_out), act in zip(zip(spec.sizes[:-1], spec.sizes[1:]), spec.activations):
         layers.append(nn.Linear(n_in, n_out, bias=spec.bias, dtype=dtype))
         if act != "linear":
-            layers.append(get_activation(act).module())
+            layers.append(getattr(nn, get_activation(act).module_name)())
     return nn.Sequential(*layers)
 
 

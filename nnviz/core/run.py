@@ -163,9 +163,23 @@ class Run:
         """A step would run now (playing, or steps left to take)."""
         return self.trainer is not None and (self.playing or self.budget > 0)
 
+    def due_in(self) -> float:
+        """Seconds until :meth:`advance` has work: 0 now, inf when idle."""
+        if self._commands:
+            return 0.0
+        if self.trainer is None or not (self.playing or self.budget > 0):
+            return math.inf
+        if self.playing and self.delay > 0:
+            return max(0.0, self._next_step_at - time.perf_counter())
+        return 0.0
+
     def wake(self) -> None:
         """End an :meth:`advance` waiting for a command (to stop its thread)."""
         self._wake.set()
+
+    def close(self, timeout: float = 2.0) -> bool:
+        """Nothing to release (a :class:`~nnviz.core.run_process.RunProcess` ends its child)."""
+        return True
 
     # --- the driving thread ------------------------------------------------------------------
 

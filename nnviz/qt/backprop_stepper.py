@@ -19,8 +19,10 @@ from collections.abc import Callable
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from nnviz.core.autograd_graph import LOCAL_FORMULAS, AutogradTrace, BackwardStep
-from nnviz.qt.graph_view import GraphView, fmt_num, fmt_tensor, op_symbol
+from nnviz.core.autograd_ops import local_formula
+from nnviz.core.trace import AutogradTrace, BackwardStep, GradCheckResult
+from nnviz.qt.graph_items import fmt_num, fmt_tensor, op_symbol
+from nnviz.qt.graph_view import GraphView
 from nnviz.qt.theme import DARK, Theme
 
 # --- the state machine (no Qt) --------------------------------------------------------
@@ -134,7 +136,7 @@ def chain_rule_lines(trace: AutogradTrace, step: BackwardStep) -> list[str]:
     if node.kind == "leaf":
         return [f"{me} is a leaf: its gradient accumulates, dL/d{me} = {up}".replace("dL", f"d{L}")]
     lines = []
-    formula = LOCAL_FORMULAS.get(node.op)
+    formula = local_formula(node.op)
     for e in step.passed:
         src = _sym(trace, e.src)
         if e.local is not None:
@@ -245,7 +247,7 @@ class GradCheckTable(QtWidgets.QTableWidget):
         self.verticalHeader().hide()
         self.horizontalHeader().setStretchLastSection(True)
 
-    def set_result(self, result) -> None:
+    def set_result(self, result: GradCheckResult) -> None:
         self.setRowCount(len(result.rows))
         for i, r in enumerate(result.rows):
             cells = (
@@ -400,6 +402,6 @@ class StepThroughWidget(QtWidgets.QWidget):
         if result is not None:  # else it arrives later, from the worker
             self.show_gradcheck(result)
 
-    def show_gradcheck(self, result) -> None:
+    def show_gradcheck(self, result: GradCheckResult) -> None:
         self.table.set_result(result)
         self.table.show()

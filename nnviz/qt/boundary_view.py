@@ -5,6 +5,9 @@ probability) is a heatmap in the diverging colours around 0.5, with the 0.5
 contour drawn over it and the data points on top (test points ringed).
 Beside it, a small picture per hidden neuron shows what that neuron computes
 over the same plane (``snap.field.hidden``).
+
+A view of the protocol (:mod:`nnviz.qt.view_protocol`): it draws the snapshot
+it is handed and needs no history.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from nnviz.core.contour import level_segments
+from nnviz.core.history import History
 from nnviz.core.snapshot import DecisionField, Snapshot
 from nnviz.qt.theme import DARK, Theme, diverging_lut, lut_indices
 
@@ -24,7 +28,12 @@ THUMB_MAX = 32  # neurons shown per layer (the first ones)
 class BoundaryView(QtWidgets.QWidget):
     """Decision-boundary heatmap, data points and per-neuron thumbnails."""
 
-    def __init__(self, parent: QtWidgets.QWidget | None = None, theme: Theme = DARK) -> None:
+    def __init__(
+        self,
+        parent: QtWidgets.QWidget | None = None,
+        theme: Theme = DARK,
+        history: History | None = None,  # not used: the field comes with each snapshot
+    ) -> None:
         super().__init__(parent)
         self.theme = theme
         self.field: DecisionField | None = None
@@ -118,9 +127,23 @@ class BoundaryView(QtWidgets.QWidget):
         for item, m, size in ((self.train_points, ~test, 8), (self.test_points, test, 9)):
             item.setData(pos=x[m], size=size * s, brush=self._class_brushes[cls[m]], symbol="o")
 
-    def set_snapshot(self, snap: Snapshot) -> None:
-        if snap.field is not None:
+    def set_snapshot(self, snap: Snapshot | None) -> None:
+        """Draw the snapshot's decision field (one without a field changes nothing)."""
+        if snap is not None and snap.field is not None:
             self._show_field(snap.field)
+
+    def reset(self) -> None:
+        """A new model: forget its field (heatmap, 0.5 line, thumbnails). The data
+        points stay until :meth:`set_points` replaces them: they belong to the
+        data set, not the model."""
+        self.field = None
+        self.image.setImage(np.zeros((2, 2, 4), np.uint8), autoLevels=False)
+        self.contour.setData([], [])
+        self._build_thumbs([])
+        self._thumb_key = None
+
+    def refresh(self) -> None:
+        """Nothing to do: everything drawn comes with a snapshot."""
 
     # --- drawing ---------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from nnviz.core import formulas as F
 from nnviz.core.errors import NnvizError
+from nnviz.core.history import History
 from nnviz.core.snapshot import Snapshot
 from nnviz.qt.theme import DARK, Theme
 
@@ -35,9 +36,15 @@ _SECTIONS = {
 class FormulaPanel(QtWidgets.QWidget):
     """``set_snapshot(snap)``, ``select(layer, neuron)`` (layers as drawn: 0 is
     the input, l ≥ 1 is ``snap.layers[l-1]``), ``set_loss(name, batch_size)``,
-    ``set_theme(theme)``."""
+    and the rest of the view protocol (``set_theme``, ``reset``, ``refresh``)."""
 
-    def __init__(self, theme: Theme = DARK, parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(
+        self,
+        theme: Theme = DARK,
+        parent: QtWidgets.QWidget | None = None,
+        *,
+        history: History | None = None,  # not used: the numbers come with each snapshot
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("formulaPanel")
         self._theme = theme
@@ -64,6 +71,17 @@ class FormulaPanel(QtWidgets.QWidget):
 
     def set_snapshot(self, snap: Snapshot | None) -> None:
         self._snap = snap
+        self._refresh()
+
+    def reset(self) -> None:
+        """A new model: forget the snapshot and the selected neuron (the new model
+        may not have it)."""
+        self._snap = None
+        self._sel = None
+        self._refresh()
+
+    def refresh(self) -> None:
+        """Once a frame: rebuilds the text only if something changed and it shows."""
         self._refresh()
 
     @QtCore.Slot(int, int)

@@ -1,25 +1,35 @@
 """The "Autograd graph" tab: the step-through widget plus what feeds it.
 
-A trace is captured in the worker (for trainable scenarios, from the model
-being trained) or here (expression scenarios are a handful of scalars). The
-panel adds a header — what was captured, and when — and the buttons that ask
-for a fresh capture, switch to the scalar (micrograd-style) graph, and fold
-or unfold the layers.
+The panel only draws: every trace is captured in the worker (the model being
+trained, or an expression scenario's few scalars) and arrives through
+``set_trace``; gradient checks likewise arrive through ``show_gradcheck``. No
+torch runs here, and none is imported. The panel adds a header — what was
+captured, and when — and the buttons that ask for a fresh capture, switch to
+the scalar (micrograd-style) graph, and fold or unfold the layers.
 
-Signals: ``captureRequested(bool scalar)``, ``gradCheckRequested(list names)``
-(trainable scenarios: the worker owns the model), ``stepInspected(object)``
-(the training step the shown batch came from, or None), ``moduleSelected(str)``.
+As a view (``nnviz.qt.view_protocol.View``) it ignores snapshots: a trace is
+a capture the user asks for, not a per-step picture.
+
+Signals: ``captureRequested(bool scalar)`` (the worker answers with
+``set_trace``), ``gradCheckRequested(list names)`` (answered with
+``show_gradcheck``), ``stepInspected(object)`` (the training step the shown
+batch came from, or None), ``moduleSelected(str)``.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6 import QtCore, QtWidgets
 
-from nnviz.core.autograd_graph import MAX_SCALAR_WEIGHTS, AutogradTrace, capture_autograd_graph
-from nnviz.core.gradcheck import GradCheckResult, gradcheck_scenario_expression
-from nnviz.core.scenarios import Scenario
+from nnviz.core.trace import MAX_SCALAR_WEIGHTS, AutogradTrace, GradCheckResult
 from nnviz.qt.backprop_stepper import StepThroughWidget
 from nnviz.qt.theme import DARK, Theme
+
+if TYPE_CHECKING:  # scenarios import torch; the panel only reads .title and .trainable
+    from nnviz.core.history import History
+    from nnviz.core.scenarios import Scenario
+    from nnviz.core.snapshot import Snapshot
 
 
 class GraphPanel(QtWidgets.QWidget):
@@ -28,10 +38,17 @@ class GraphPanel(QtWidgets.QWidget):
     stepInspected = QtCore.Signal(object)
     moduleSelected = QtCore.Signal(str)
 
-    def __init__(self, theme: Theme = DARK, parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(
+        self,
+        theme: Theme = DARK,
+        parent: QtWidgets.QWidget | None = None,
+        *,
+        history: History | None = None,  # not used: traces come on request, not per step
+    ) -> None:
         super().__init__(parent)
         self.scenario: Scenario | None = None
         self.trace: AutogradTrace | None = None
+        self._midway = False  # where an expression's trace opens (show_expression)
         self.stepper = StepThroughWidget(theme=theme)
         self.view = self.stepper.view
 
@@ -80,6 +97,7 @@ class GraphPanel(QtWidgets.QWidget):
     def set_scenario(self, scenario: Scenario) -> None:
         """A new scenario: forget the old trace until the new one arrives."""
         self.scenario = scenario
+        self._midway = False
         trainable = scenario.trainable
         self.capture.setVisible(trainable)
         self.scalar.setVisible(trainable)
@@ -97,24 +115,31 @@ class GraphPanel(QtWidgets.QWidget):
             self.scalar.setToolTip(why)
 
     def show_expression(self, scenario: Scenario, midway: bool = False) -> None:
-        """Capture an expression scenario here (a few scalars) and show it from
-        the start, ready to press Next; ``midway``: in the middle of backward."""
+        """An expression scenario: ask for its graph (``captureRequested(False)``);
+        the worker's trace then arrives through ``set_trace`` and opens at the
+        start, ready to press Next (``midway``: in the middle of backward)."""
         self.scenario = scenario
-        trace = capture_autograd_graph(scenario.expression, title=scenario.title)
-        self.set_trace(trace)
-        m = self.stepper.model
-        if midway:
-            m.seek(m.n_forward + max(1, (len(trace.steps) + 1) // 2 + 1))
-        else:
-            m.seek(0)
+        self._midway = midway
+        self.header.setText(f"<b>{scenario.title}</b> — capturing…")
+        self.captureRequested.emit(False)
 
     @QtCore.Slot(object)
-    def set_trace(self, trace: AutogradTrace | None) -> None:
+    def set_trace(self, trace: AutogradTrace | None, midway: bool | None = None) -> None:
+        """Show a captured trace. A model's opens at the end (every value and
+        gradient shown); an expression scenario's at the start, ready to press
+        Next; with ``midway`` (default: as ``show_expression`` asked), in the
+        middle of backward (pictures for slides)."""
+        midway = self._midway if midway is None else midway
         self.trace = trace
         self.stepper.set_trace(trace)
         if trace is None:
             self.stepInspected.emit(None)
             return
+        m = self.stepper.model
+        if midway:
+            m.seek(m.n_forward + max(1, (len(trace.steps) + 1) // 2 + 1))
+        elif self.scenario is not None and not self.scenario.trainable:
+            m.seek(0)
         n_ops = sum(1 for n in trace.nodes.values() if n.kind == "op")
         n_leaves = sum(1 for n in trace.nodes.values() if n.kind == "leaf")
         when = f" · training step {trace.train_step:,}" if trace.train_step is not None else ""
@@ -124,6 +149,16 @@ class GraphPanel(QtWidgets.QWidget):
             f"{len(trace.steps)} backward steps"
         )
         self.stepInspected.emit(trace.train_step)
+
+    def reset(self) -> None:
+        """A new model (or none): forget the trace until a new one arrives."""
+        self.set_trace(None)
+
+    def set_snapshot(self, snap: Snapshot | None) -> None:
+        """Nothing to draw per step: traces come through ``set_trace``."""
+
+    def refresh(self) -> None:
+        """Nothing drawn from the history."""
 
     @QtCore.Slot(str)
     def highlight_module(self, path: str) -> None:
@@ -135,12 +170,10 @@ class GraphPanel(QtWidgets.QWidget):
 
     # --- gradient check --------------------------------------------------------------------
 
-    def _gradcheck(self, names: list[str]) -> GradCheckResult | None:
-        sc = self.scenario
-        if sc is None:
+    def _gradcheck(self, names: list[str]) -> None:
+        """Ask the worker (it owns the model, and runs torch off this thread)."""
+        if self.scenario is None:
             return None
-        if not sc.trainable:
-            return gradcheck_scenario_expression(sc)
         if self.scalar.isChecked():  # scalar leaves are not the model's parameter names
             names = []
         self.gradCheckRequested.emit(names)

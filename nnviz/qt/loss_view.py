@@ -1,14 +1,16 @@
-"""Live loss and accuracy curves (pyqtgraph).
+"""Live loss and accuracy curves (pyqtgraph), drawn from the session's history.
 
 Two plots share one x axis (steps or epochs): the loss on top (the train loss
 every step, smoothed, with the raw curve faint behind it, and the validation
 loss at each evaluation), the accuracy below (shown once an accuracy arrives).
 
-Appending only stores numbers in growable numpy buffers; the curves are
-redrawn by ``refresh()``, which the GUI's frame timer calls (about 30 Hz), and
-then only when something changed. Long runs stay fast: the smoothed curve is
-extended incrementally, and the items clip to the view and downsample to a few
-points per pixel. A NaN or Inf loss is counted and left out of the curve.
+The view keeps no data: the numbers live in ``history.metrics``
+(:class:`~nnviz.core.history.MetricsHistory`), which the session fills.
+``refresh()``, called by the frame clock (about 30 Hz), redraws only when the
+metrics' version or one of the view's own settings (x axis, smoothing)
+differs from what it last drew. Long runs stay fast: the history extends the
+smoothed curve incrementally, and the items clip to the view and downsample to
+a few points per pixel. A NaN or Inf loss is counted and left out of the curve.
 """
 
 from __future__ import annotations
@@ -19,43 +21,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from nnviz.core.smoothing import DebiasedEma
+from nnviz.core.history import DEFAULT_SMOOTHING, History, MetricsHistory
+from nnviz.core.numfmt import fmt, fmt_percent
+from nnviz.core.snapshot import Snapshot
 from nnviz.qt.theme import DARK, Theme, qcolor
 
-DEFAULT_SMOOTHING = 0.9  # per-step losses are noisy; TensorBoard's 0.6 leaves them ragged
 SLIDER_STEPS = 1000  # the slider's value / 1000 is the smoothing weight (0 .. 0.999)
 X_MODES = ("steps", "epochs")
-
-
-class _Buffer:
-    """A float64 array that grows by doubling; ``view`` is the filled part."""
-
-    def __init__(self, capacity: int = 1024) -> None:
-        self._a = np.empty(capacity, dtype=np.float64)
-        self._n = 0
-
-    def __len__(self) -> int:
-        return self._n
-
-    @property
-    def view(self) -> np.ndarray:
-        return self._a[: self._n]
-
-    def append(self, values) -> None:
-        v = np.asarray(values, dtype=np.float64).reshape(-1)
-        need = self._n + v.size
-        if need > self._a.size:
-            grown = np.empty(max(need, 2 * self._a.size), dtype=np.float64)
-            grown[: self._n] = self._a[: self._n]
-            self._a = grown
-        self._a[self._n : need] = v
-        self._n = need
-
-    def truncate(self, n: int) -> None:
-        self._n = min(self._n, max(0, n))
-
-    def clear(self) -> None:
-        self._n = 0
 
 
 class _GridAxis(pg.AxisItem):
@@ -108,36 +80,46 @@ class _LossAxis(_GridAxis):
         return out
 
 
-def _fmt(v: float) -> str:
-    return f"{v:.4g}" if math.isfinite(v) else "–"
-
-
 class LossView(QtWidgets.QWidget):
-    """Train/validation loss and accuracy against steps or epochs."""
+    """Train/validation loss and accuracy against steps or epochs.
+
+    ``history``: the session's :class:`~nnviz.core.history.History` (None: a
+    private one, for a view used on its own: fill ``view.history.metrics``).
+    """
 
     logScaleChanged = QtCore.Signal(bool)
     xAxisChanged = QtCore.Signal(str)
     smoothingChanged = QtCore.Signal(float)
 
-    def __init__(self, parent: QtWidgets.QWidget | None = None, theme: Theme = DARK) -> None:
+    def __init__(
+        self,
+        parent: QtWidgets.QWidget | None = None,
+        theme: Theme = DARK,
+        history: History | None = None,
+    ) -> None:
         super().__init__(parent)
         self.theme = theme
-        self.steps_per_epoch = 1
+        self.history = history if history is not None else History()
         self.x_mode = "steps"
         self.log_scale = False
+        # per-step losses are noisy; TensorBoard's 0.6 leaves them ragged
         self.smoothing = DEFAULT_SMOOTHING
         self.marker_step: float | None = None
-        self.nonfinite_count = 0
-        # train loss, finite values only (a NaN/Inf is counted, not stored)
-        self._t_step, self._t_epoch = _Buffer(), _Buffer()
-        self._t_loss, self._t_smooth = _Buffer(), _Buffer()
-        self._ema = DebiasedEma(self.smoothing)
-        # evaluations (accuracy NaN where there is none)
-        self._e_step, self._e_epoch = _Buffer(64), _Buffer(64)
-        self._e_loss, self._e_vacc, self._e_tacc = _Buffer(64), _Buffer(64), _Buffer(64)
-        self._dirty = True
+        self._drawn: tuple | None = None  # what the curves show: (metrics, version, x, w)
         self._build()
         self.set_theme(theme)
+
+    @property
+    def metrics(self) -> MetricsHistory:
+        return self.history.metrics
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.metrics.steps_per_epoch
+
+    @property
+    def nonfinite_count(self) -> int:
+        return self.metrics.nonfinite_count
 
     # --- layout ----------------------------------------------------------------------------
 
@@ -159,7 +141,6 @@ class LossView(QtWidgets.QWidget):
         self.smooth_slider = QtWidgets.QSlider(QtCore.Qt.Horizontal)
         self.smooth_slider.setRange(0, SLIDER_STEPS - 1)
         self.smooth_slider.setValue(round(self.smoothing * SLIDER_STEPS))
-        self.smooth_slider.setMaximumWidth(220)
         self.smooth_slider.setToolTip(
             "Smoothing: a debiased exponential moving average of the train loss;\n"
             "the raw loss stays faint behind it. 0 = raw."
@@ -192,12 +173,10 @@ class LossView(QtWidgets.QWidget):
             # overwritten when an item is added)
             pi.setClipToView(True)
             pi.setDownsampling(auto=True, mode="peak")
-        self.acc_plot.setXLink(self.loss_plot)
-        for pw in (self.loss_plot, self.acc_plot):
-            pi = pw.getPlotItem()
             pi.getAxis("left").enableAutoSIPrefix(False)  # no "loss (x0.001)"
             for name in ("left", "bottom"):  # grid lines behind the curves and the legend
                 pi.getAxis(name).setZValue(-1)
+        self.acc_plot.setXLink(self.loss_plot)
         # accuracy autoranges inside 0..100 % but never zooms to a sliver of a percent
         self.acc_plot.getPlotItem().getViewBox().setLimits(yMin=-2, yMax=102, minYRange=10)
         self.loss_plot.setMinimumHeight(80)
@@ -249,91 +228,35 @@ class LossView(QtWidgets.QWidget):
         self._update_axes()
         self._update_smooth_label()
 
-    # --- data in ----------------------------------------------------------------------------
+    # --- the view protocol ----------------------------------------------------------------
 
-    def append_train(
-        self, steps: np.ndarray, losses: np.ndarray, epoch_of_step: np.ndarray | None = None
-    ) -> None:
-        """Store train losses (one per step); drawn at the next ``refresh()``."""
-        steps = np.asarray(steps, dtype=np.float64).reshape(-1)
-        losses = np.asarray(losses, dtype=np.float64).reshape(-1)
-        if steps.shape != losses.shape:
-            raise ValueError(f"{steps.size} steps but {losses.size} losses")
-        if epoch_of_step is None:
-            epochs = steps / self.steps_per_epoch
-        else:
-            epochs = np.asarray(epoch_of_step, dtype=np.float64).reshape(-1)
-        ok = np.isfinite(losses)
-        if not ok.all():
-            self.nonfinite_count += int((~ok).sum())
-            steps, losses, epochs = steps[ok], losses[ok], epochs[ok]
-        if steps.size == 0 and ok.all():
-            return
-        self._t_step.append(steps)
-        self._t_epoch.append(epochs)
-        self._t_loss.append(losses)
-        self._dirty = True
-
-    def append_eval(
-        self,
-        step: float,
-        val_loss: float,
-        val_acc: float | None,
-        train_acc: float | None = None,
-        epoch: float | None = None,
-    ) -> None:
-        """Store one evaluation (accuracies as fractions 0..1, or None)."""
-        self._e_step.append(step)
-        self._e_epoch.append(step / self.steps_per_epoch if epoch is None else epoch)
-        self._e_loss.append(np.nan if val_loss is None else val_loss)
-        self._e_vacc.append(np.nan if val_acc is None else val_acc)
-        self._e_tacc.append(np.nan if train_acc is None else train_acc)
-        self._dirty = True
-
-    def append_chunk(self, chunk) -> None:
-        """A worker ``MetricsChunk``: its losses and its evaluations."""
-        spe = int(getattr(chunk, "steps_per_epoch", 0) or 0)
-        if spe > 0:
-            self.set_steps_per_epoch(spe)
-        if len(chunk.losses):
-            steps = np.asarray(chunk.steps, dtype=np.float64)
-            self.append_train(steps, chunk.losses, steps / self.steps_per_epoch)
-        for ev in chunk.evals:
-            if ev is not None:
-                self.append_eval(
-                    ev.step, ev.val_loss, ev.val_accuracy, ev.train_accuracy, epoch=ev.epoch
-                )
-
-    def set_steps_per_epoch(self, n: int) -> None:
-        n = max(1, int(n))
-        if n != self.steps_per_epoch:
-            self.steps_per_epoch = n
-            if self.x_mode == "epochs":
-                self._dirty = True
-                self._place_marker()
-
-    def clear(self) -> None:
-        for b in (self._t_step, self._t_epoch, self._t_loss, self._t_smooth):
-            b.clear()
-        for b in (self._e_step, self._e_epoch, self._e_loss, self._e_vacc, self._e_tacc):
-            b.clear()
-        self._ema.reset()
-        self.nonfinite_count = 0
+    def reset(self) -> None:
+        """A new model: forget what is drawn (the session clears the history; the
+        next ``refresh()`` draws whatever it then holds)."""
+        self._drawn = None
         self.marker_step = None
-        for m in self.markers:
-            m.hide()
+        self._place_marker()
         self._hide_hover()
-        self._dirty = True
-        self.refresh()
+        for item in (
+            self.train_raw,
+            self.train_smooth,
+            self.val_loss,
+            self.train_acc,
+            self.val_acc,
+        ):
+            item.setData([], [])
+        self.note.setText("")
+
+    def set_snapshot(self, snap: Snapshot | None) -> None:
+        """Nothing to draw: the curves come from the history, and the marker
+        from :meth:`set_marker` (the step being inspected)."""
 
     # --- settings ---------------------------------------------------------------------------
 
     def set_log_scale(self, on: bool) -> None:
         on = bool(on)
-        if self.log_check.isChecked() != on:
-            self.log_check.blockSignals(True)
+        with QtCore.QSignalBlocker(self.log_check):
             self.log_check.setChecked(on)
-            self.log_check.blockSignals(False)
         if on == self.log_scale:
             return
         self.log_scale = on
@@ -348,17 +271,14 @@ class LossView(QtWidgets.QWidget):
     def set_x_axis(self, mode: str) -> None:
         if mode not in X_MODES:
             raise ValueError(f"x axis must be one of {X_MODES}, got {mode!r}")
-        if self.x_combo.currentIndex() != X_MODES.index(mode):
-            self.x_combo.blockSignals(True)
+        with QtCore.QSignalBlocker(self.x_combo):
             self.x_combo.setCurrentIndex(X_MODES.index(mode))
-            self.x_combo.blockSignals(False)
         if mode == self.x_mode:
             return
         self.x_mode = mode
         self._update_axes()
         self._place_marker()
         self._hide_hover()
-        self._dirty = True
         self.refresh()
         self.loss_plot.getPlotItem().enableAutoRange(x=True)
         self.xAxisChanged.emit(mode)
@@ -367,16 +287,12 @@ class LossView(QtWidgets.QWidget):
         """Smoothing weight in [0, 0.999]: 0 draws the raw loss only."""
         w = min(max(float(weight), 0.0), (SLIDER_STEPS - 1) / SLIDER_STEPS)
         if not from_slider:
-            self.smooth_slider.blockSignals(True)
-            self.smooth_slider.setValue(round(w * SLIDER_STEPS))
-            self.smooth_slider.blockSignals(False)
+            with QtCore.QSignalBlocker(self.smooth_slider):
+                self.smooth_slider.setValue(round(w * SLIDER_STEPS))
         if w == self.smoothing:
             return
         self.smoothing = w
-        self._ema = DebiasedEma(w)
-        self._t_smooth.clear()  # recomputed from the raw losses at refresh
         self._update_smooth_label()
-        self._dirty = True
         self.refresh()
         self.smoothingChanged.emit(w)
 
@@ -399,7 +315,7 @@ class LossView(QtWidgets.QWidget):
         s = theme.scale
         tick_font = QtGui.QFont()
         tick_font.setPointSizeF(8.5 * s)
-        label_css = {"color": theme.foreground, "font-size": f"{9.5 * s:.1f}pt"}
+        self._label_css = {"color": theme.foreground, "font-size": f"{9.5 * s:.1f}pt"}
         for pw in (self.loss_plot, self.acc_plot):
             pw.setBackground(theme.background)
             pi = pw.getPlotItem()
@@ -413,68 +329,69 @@ class LossView(QtWidgets.QWidget):
             # equal left-axis widths keep the two linked x axes aligned
             pi.getAxis("left").setWidth(int(58 * s))
             pi.getAxis("bottom").setHeight(int(34 * s))
-        self._label_css = label_css
         self._update_axes()
 
         raw = qcolor(theme.train, 55 if theme.name == "dark" else 70)
         self.train_raw.setPen(pg.mkPen(raw, width=1.0 * s))
         self.train_smooth.setPen(pg.mkPen(theme.train, width=2.2 * s))
-        sym = dict(symbol="o", symbolSize=6 * s, symbolPen=pg.mkPen(theme.background, width=s))
-        self.val_loss.setPen(pg.mkPen(theme.val, width=2.0 * s))
-        self.val_loss.setSymbol(sym["symbol"])
-        self.val_loss.setSymbolSize(sym["symbolSize"])
-        self.val_loss.setSymbolPen(sym["symbolPen"])
-        self.val_loss.setSymbolBrush(pg.mkBrush(theme.val))
-        for item, colour in ((self.train_acc, theme.train), (self.val_acc, theme.val)):
+        self.train_smooth.setSymbolBrush(pg.mkBrush(theme.train))
+        edge = pg.mkPen(theme.background, width=s)
+        for item, colour, size in (
+            (self.val_loss, theme.val, 6),
+            (self.train_acc, theme.train, 5),
+            (self.val_acc, theme.val, 5),
+        ):
             item.setPen(pg.mkPen(colour, width=2.0 * s))
             item.setSymbol("o")
-            item.setSymbolSize(5 * s)
-            item.setSymbolPen(sym["symbolPen"])
+            item.setSymbolSize(size * s)
+            item.setSymbolPen(edge)
             item.setSymbolBrush(pg.mkBrush(colour))
 
+        size = f"{9 * s:.1f}pt"
         self.legend.setLabelTextColor(theme.foreground)
-        self.legend.setLabelTextSize(f"{9 * s:.1f}pt")
+        self.legend.setLabelTextSize(size)
         self.legend.setBrush(pg.mkBrush(qcolor(theme.panel, 215)))
         self.legend.setPen(pg.mkPen(theme.grid))
         for sample, label in self.legend.items:
-            label.setText(label.text, color=theme.foreground, size=f"{9 * s:.1f}pt")
+            label.setText(label.text, color=theme.foreground, size=size)
             sample.update()
 
         for m in self.markers:
             m.setPen(pg.mkPen(theme.accent, width=1.6 * s, style=QtCore.Qt.DashLine))
+        font = QtGui.QFont()
+        font.setPointSizeF(8.5 * s)
         for dots, text in self._hover.values():
             dots.setSymbolSize(9 * s)
             dots.setSymbolBrush(pg.mkBrush(theme.accent))
-            dots.setSymbolPen(pg.mkPen(theme.background, width=s))
+            dots.setSymbolPen(edge)
             text.setColor(theme.foreground)
             text.fill = pg.mkBrush(qcolor(theme.panel, 230))
             text.border = pg.mkPen(theme.grid)
-            f = QtGui.QFont()
-            f.setPointSizeF(8.5 * s)
-            text.setFont(f)
+            text.setFont(font)
         self.smooth_slider.setMinimumWidth(int(120 * s))
         self.smooth_slider.setMaximumWidth(int(220 * s))
         self.note.setStyleSheet(f"color: {theme.accent};")
-        self._dirty = True
+        self._drawn = None
         self.refresh()
 
     def _update_axes(self) -> None:
         css = getattr(self, "_label_css", {})
         xname = "step" if self.x_mode == "steps" else "epoch"
-        self.loss_plot.getPlotItem().setLabel("left", "loss", **css)
-        self.acc_plot.getPlotItem().setLabel("left", "accuracy %", **css)
+        lp, ap = self.loss_plot.getPlotItem(), self.acc_plot.getPlotItem()
+        lp.setLabel("left", "loss", **css)
+        ap.setLabel("left", "accuracy %", **css)
         acc_shown = not self.acc_plot.isHidden()
         # with the accuracy plot below, the loss plot's x labels would repeat its own
-        lb = self.loss_plot.getPlotItem().getAxis("bottom")
+        lb = lp.getAxis("bottom")
         lb.setStyle(showValues=not acc_shown)
         if acc_shown:
-            self.loss_plot.getPlotItem().setLabel("bottom", "")
+            lp.setLabel("bottom", "")
             lb.showLabel(False)
             lb.setHeight(int(6 * self.theme.scale))
         else:
-            self.loss_plot.getPlotItem().setLabel("bottom", xname, **css)
+            lp.setLabel("bottom", xname, **css)
             lb.setHeight(int(34 * self.theme.scale))
-        self.acc_plot.getPlotItem().setLabel("bottom", xname, **css)
+        ap.setLabel("bottom", xname, **css)
 
     def _update_smooth_label(self) -> None:
         self.smooth_label.setText(f"smoothing {self.smoothing:.3f}")
@@ -482,68 +399,60 @@ class LossView(QtWidgets.QWidget):
     # --- drawing --------------------------------------------------------------------------------
 
     def _x_train(self) -> np.ndarray:
-        return (self._t_step if self.x_mode == "steps" else self._t_epoch).view
+        m = self.metrics
+        return (m.train_step if self.x_mode == "steps" else m.train_epoch).view
 
     def _x_eval(self) -> np.ndarray:
-        return (self._e_step if self.x_mode == "steps" else self._e_epoch).view
+        m = self.metrics
+        return (m.eval_step if self.x_mode == "steps" else m.eval_epoch).view
+
+    def _smoothed(self) -> np.ndarray:
+        m = self.metrics
+        return m.smoothed(self.smoothing) if self.smoothing > 0 else m.train_loss.view
 
     def refresh(self) -> bool:
-        """Redraw what changed since the last call (the frame timer calls this)."""
-        if not self._dirty:
+        """Redraw if the history or a setting changed since the last call (the
+        frame clock calls this); True when it redrew."""
+        m = self.metrics
+        key = (id(m), m.version, self.x_mode, self.smoothing)
+        if key == self._drawn:
             return False
-        self._dirty = False
-        n = len(self._t_loss)
-        done = len(self._t_smooth)
-        if done < n:
-            self._t_smooth.append(self._ema.update(self._t_loss.view[done:]))
-        x = self._x_train()
+        self._drawn = key
+        x, loss = self._x_train(), m.train_loss.view
         if self.smoothing > 0:
-            self.train_raw.setData(x, self._t_loss.view)
+            self.train_raw.setData(x, loss)
             self.train_raw.show()
         else:
             self.train_raw.setData([], [])
             self.train_raw.hide()
-        self.train_smooth.setData(x, self._t_smooth.view)
+        self.train_smooth.setData(x, self._smoothed())
         # one step (Step pressed once) makes no line: mark the point itself
         few = len(x) < 2
         if few != (self.train_smooth.opts["symbol"] is not None):
             self.train_smooth.setSymbol("o" if few else None)
-            self.train_smooth.setSymbolBrush(pg.mkBrush(self.theme.train))
 
         xe = self._x_eval()
-        self._set_finite(self.val_loss, xe, self._e_loss.view)
-        vacc, tacc = self._e_vacc.view, self._e_tacc.view
+        _set_finite(self.val_loss, xe, m.val_loss.view)
+        vacc, tacc = m.val_accuracy.view, m.train_accuracy.view
         has_acc = bool(np.isfinite(vacc).any() or np.isfinite(tacc).any())
-        self._set_finite(self.val_acc, xe, vacc * 100.0)
-        self._set_finite(self.train_acc, xe, tacc * 100.0)
+        _set_finite(self.val_acc, xe, vacc * 100.0)
+        _set_finite(self.train_acc, xe, tacc * 100.0)
         if has_acc == self.acc_plot.isHidden():
             self.acc_plot.setVisible(has_acc)
             self._update_axes()
+        self._place_marker()  # steps per epoch may have changed
 
-        if self.nonfinite_count:
-            k = self.nonfinite_count
-            self.note.setText(f"{k:,} NaN/Inf loss{'es' if k > 1 else ''} not drawn")
-        else:
-            self.note.setText("")
+        k = m.nonfinite_count
+        self.note.setText(f"{k:,} NaN/Inf loss{'es' if k > 1 else ''} not drawn" if k else "")
         return True
-
-    @staticmethod
-    def _set_finite(item: pg.PlotDataItem, x: np.ndarray, y: np.ndarray) -> None:
-        ok = np.isfinite(y)
-        if ok.all():
-            item.setData(x, y)
-        else:
-            item.setData(x[ok], y[ok])
-
-    def _marker_x_for(self, step: float) -> float:
-        return step if self.x_mode == "steps" else step / self.steps_per_epoch
 
     def _place_marker(self) -> None:
         for m in self.markers:
             if self.marker_step is None:
                 m.hide()
             else:
-                m.setValue(self._marker_x_for(self.marker_step))
+                per = 1 if self.x_mode == "steps" else self.steps_per_epoch
+                m.setValue(self.marker_step / per)
                 m.show()
 
     # --- hover ----------------------------------------------------------------------------------
@@ -571,8 +480,9 @@ class LossView(QtWidgets.QWidget):
                 for it in items:
                     it.hide()
         dots, text = self._hover[pw]
+        m = self.metrics
         xt, xe = self._x_train(), self._x_eval()
-        (x0, x1), _ = pw.getPlotItem().getViewBox().viewRange()
+        (x0, x1), (y0, y1) = pw.getPlotItem().getViewBox().viewRange()
         # an evaluation this near the cursor is reported too: 2 % of the view, or
         # two train steps when zoomed in further than that
         spacing = (xt[-1] - xt[0]) / (xt.size - 1) if xt.size > 1 else 0.0
@@ -580,29 +490,27 @@ class LossView(QtWidgets.QWidget):
         head, lines, px, py = "", [], [], []
         it = _nearest(xt, x) if plot == "loss" else None
         if it is not None:
-            raw = self._t_loss.view[it]
-            sm = self._t_smooth.view[it] if it < len(self._t_smooth) else raw
-            head = _where(self._t_step.view[it], self._t_epoch.view[it])
-            if self.smoothing > 0:
-                lines.append(f"train loss {_fmt(sm)} (raw {_fmt(raw)})")
-            else:
-                lines.append(f"train loss {_fmt(raw)}")
+            raw, sm = m.train_loss.view[it], self._smoothed()[it]
+            head = _where(m.train_step.view[it], m.train_epoch.view[it])
+            raw_note = f" (raw {fmt(raw)})" if self.smoothing > 0 else ""
+            lines.append(f"train loss {fmt(sm)}{raw_note}")
             px.append(xt[it])
-            py.append(sm if self.smoothing > 0 else raw)
+            py.append(sm)
         ie = _nearest(xe, x)
         if ie is not None and (it is None or abs(xe[ie] - x) <= tol):
-            head = head or _where(self._e_step.view[ie], self._e_epoch.view[ie])
+            head = head or _where(m.eval_step.view[ie], m.eval_epoch.view[ie])
             if plot == "loss":
-                values = [("validation loss", self._e_loss.view[ie], _fmt)]
+                v = m.val_loss.view[ie]
+                values = [("validation loss", v, fmt(v))]
             else:
-                pct = lambda v: f"{v:.1f} %"  # noqa: E731
+                va, ta = m.val_accuracy.view[ie], m.train_accuracy.view[ie]
                 values = [
-                    ("validation accuracy", self._e_vacc.view[ie] * 100, pct),
-                    ("train accuracy", self._e_tacc.view[ie] * 100, pct),
+                    ("validation accuracy", va * 100, fmt_percent(va)),
+                    ("train accuracy", ta * 100, fmt_percent(ta)),
                 ]
-            for name, v, fmt in values:
+            for name, v, shown in values:
                 if math.isfinite(v):
-                    lines.append(f"{name} {fmt(v)}")
+                    lines.append(f"{name} {shown}")
                     px.append(xe[ie])
                     py.append(v)
         if not lines:
@@ -616,7 +524,6 @@ class LossView(QtWidgets.QWidget):
             ay = math.log10(ay) if ay > 0 else float("nan")
         if math.isfinite(ay):
             # keep the box inside the plot: on the side of the point facing the centre
-            y0, y1 = pw.getPlotItem().getViewBox().viewRange()[1]
             text.setAnchor((1 if ax > (x0 + x1) / 2 else 0, 0 if ay > (y0 + y1) / 2 else 1))
             text.setText(msg)
             text.setPos(ax, ay)
@@ -624,6 +531,14 @@ class LossView(QtWidgets.QWidget):
         else:
             text.hide()
         return msg
+
+
+def _set_finite(item: pg.PlotDataItem, x: np.ndarray, y: np.ndarray) -> None:
+    ok = np.isfinite(y)
+    if ok.all():
+        item.setData(x, y)
+    else:
+        item.setData(x[ok], y[ok])
 
 
 def _nearest(xs: np.ndarray, x: float) -> int | None:

@@ -342,7 +342,7 @@ class MainWindow(QMainWindow):
             self, "Save image", "nnviz.png", "PNG image (*.png);;SVG drawing (*.svg)"
         )
         if path:
-            from nnviz.qt.render import save_widget
+            from nnviz.qt.export import save_widget
 
             try:
                 save_widget(self.centralWidget(), Path(path))

@@ -1,9 +1,9 @@
 """The neuron inspector: a tooltip-like panel with one neuron's numbers.
 
-It shows what the network view knows about a neuron in the newest snapshot:
-its activation a, pre-activation z, bias, gradient dL/dz, its strongest
-incoming weights (with their contributions w·a) and a sparkline of its
-activation over the last snapshots the view was given.
+It shows a neuron of the snapshot the network view draws: its activation a,
+pre-activation z, bias, gradient dL/dz, its strongest incoming weights (with
+their contributions w·a) and a sparkline of its activation over the
+snapshots the session's history kept up to that step.
 """
 
 from __future__ import annotations
@@ -11,8 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from nnviz.core.network_geometry import picture_shape
+from nnviz.core.numfmt import fmt, fmt_count, fmt_signed
+from nnviz.core.snapshot import Snapshot
 from nnviz.qt.theme import DARK, Theme, diverging_lut, lut_indices
 
 MAX_INCOMING = 8  # incoming weights listed
@@ -36,31 +40,70 @@ class NeuronInfo:
     dz: float | None = None
     fan_in: int = 0
     incoming: tuple[tuple[int, float, float], ...] = ()
-    history: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    history: np.ndarray = field(default_factory=lambda: np.zeros(0))  # a over the kept steps
     note: str = ""  # e.g. the pixel's row and column, or the class name
     weight_image: np.ndarray | None = None  # incoming weights as the input picture (h, w)
+    history_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
-def _fmt(v: float | None) -> str:
-    if v is None:
-        return "—"
-    if v == 0:
-        return "0"
-    av = abs(v)
-    if av >= 1e4 or av < 1e-3:
-        return f"{v:+.3e}"
-    return f"{v:+.4f}"
+def neuron_info(
+    snap: Snapshot,
+    layer: int,
+    index: int,
+    history: tuple[np.ndarray, np.ndarray] | None = None,
+) -> NeuronInfo:
+    """Neuron ``index`` of drawn layer ``layer`` (0: the input) in ``snap``;
+    ``history``: its (steps, values) from the session's snapshot history."""
+    steps, values = history if history is not None else (np.zeros(0, np.int64), np.zeros(0))
+    if layer == 0:
+        pic = picture_shape(snap.input_shape)
+        note = f"pixel row {index // pic[1]}, column {index % pic[1]}" if pic else ""
+        return NeuronInfo(
+            0,
+            index,
+            f"input · x[{index}]",
+            "input",
+            float(snap.input[index]),
+            history=values,
+            history_steps=steps,
+            note=note,
+        )
+    ls = snap.layers[layer - 1]
+    prev = snap.input if layer == 1 else snap.layers[layer - 2].a
+    w = ls.weight[index]
+    top = np.argsort(-np.abs(w), kind="stable")[:MAX_INCOMING]
+    pic = picture_shape(snap.input_shape)
+    return NeuronInfo(
+        layer,
+        index,
+        f"{'output' if layer == len(snap.layers) else f'hidden {layer}'} · neuron {index}",
+        ls.activation,
+        float(ls.a[index]),
+        z=float(ls.z[index]),
+        bias=float(ls.bias[index]) if ls.bias is not None else None,
+        dz=float(ls.dz[index]) if ls.dz is not None else None,
+        fan_in=int(w.size),
+        incoming=tuple((int(j), float(w[j]), float(w[j] * prev[j])) for j in top),
+        history=values,
+        history_steps=steps,
+        note=f"{ls.activation}, after Linear '{ls.name}'",
+        weight_image=w.reshape(pic) if layer == 1 and pic and pic[0] * pic[1] == w.size else None,
+    )
 
 
 class _Sparkline(QtWidgets.QWidget):
+    """A neuron's value over the steps the history kept (they thin with age)."""
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.values = np.zeros(0)
+        self.steps = np.zeros(0)
         self.theme = DARK
         self.setMinimumHeight(44)
 
-    def set_values(self, values: np.ndarray, theme: Theme) -> None:
+    def set_values(self, values: np.ndarray, theme: Theme, steps: np.ndarray | None = None) -> None:
         self.values, self.theme = np.asarray(values, dtype=np.float64), theme
+        self.steps = np.arange(self.values.size) if steps is None else np.asarray(steps, float)
         self.update()
 
     def paintEvent(self, _ev) -> None:
@@ -69,10 +112,12 @@ class _Sparkline(QtWidgets.QWidget):
         r = self.rect().adjusted(2, 4, -2, -4)
         t = self.theme
         p.setPen(QtGui.QPen(QtGui.QColor(t.grid), 1))
-        v = self.values[np.isfinite(self.values)] if self.values.size else self.values
+        ok = np.isfinite(self.values)
+        v, x = self.values[ok], self.steps[ok]
         if v.size < 2:
             p.setPen(QtGui.QColor(t.muted))
-            p.drawText(r, QtCore.Qt.AlignmentFlag.AlignCenter, "history: one snapshot so far")
+            text = "history: one snapshot so far" if v.size else "no history kept yet"
+            p.drawText(r, QtCore.Qt.AlignmentFlag.AlignCenter, text)
             return
         lo, hi = float(v.min()), float(v.max())
         if hi - lo < 1e-12:
@@ -80,23 +125,18 @@ class _Sparkline(QtWidgets.QWidget):
         if lo < 0 < hi:  # the zero line
             y0 = r.bottom() - (0 - lo) / (hi - lo) * r.height()
             p.drawLine(QtCore.QPointF(r.left(), y0), QtCore.QPointF(r.right(), y0))
-        xs = r.left() + np.linspace(0, 1, v.size) * r.width()
+        span = float(x[-1] - x[0]) or 1.0
+        xs = r.left() + (x - x[0]) / span * r.width()
         ys = r.bottom() - (v - lo) / (hi - lo) * r.height()
-        path = QtGui.QPainterPath(QtCore.QPointF(xs[0], ys[0]))
-        for x, y in zip(xs[1:], ys[1:]):
-            path.lineTo(x, y)
         p.setPen(QtGui.QPen(QtGui.QColor(t.accent), 1.6 * t.scale))
-        p.drawPath(path)
+        p.drawPath(pg.arrayToQPath(xs, ys))
         p.setPen(QtGui.QColor(t.muted))
         f = p.font()
         f.setPointSizeF(7.5 * t.scale)
         p.setFont(f)
-        p.drawText(
-            r, QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignTop, f"{hi:.3g}"
-        )
-        p.drawText(
-            r, QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignBottom, f"{lo:.3g}"
-        )
+        right = QtCore.Qt.AlignmentFlag.AlignRight
+        p.drawText(r, right | QtCore.Qt.AlignmentFlag.AlignTop, fmt(hi, 3))
+        p.drawText(r, right | QtCore.Qt.AlignmentFlag.AlignBottom, fmt(lo, 3))
 
 
 class _WeightBars(QtWidgets.QWidget):
@@ -122,7 +162,7 @@ class _WeightBars(QtWidgets.QWidget):
         fm = QtGui.QFontMetrics(self.font())
         h = fm.height() + 2
         label_w = fm.horizontalAdvance(f"{self.source}[0000]  ")
-        num_w = fm.horizontalAdvance("+0.0000e+00 ")
+        num_w = fm.horizontalAdvance("−0.0000×10⁻⁰⁰ ")
         bar_x = label_w
         bar_w = max(20, self.width() - label_w - num_w)
         wmax = max(abs(w) for _, w, _ in self.rows) or 1.0
@@ -145,7 +185,7 @@ class _WeightBars(QtWidgets.QWidget):
             p.drawText(
                 QtCore.QRectF(bar_x + bar_w + 4, y, num_w, h),
                 QtCore.Qt.AlignmentFlag.AlignVCenter,
-                _fmt(w),
+                fmt_signed(w),
             )
 
 
@@ -220,7 +260,7 @@ class NeuronInspector(QtWidgets.QFrame):
                 colour = t.positive if v > 0 else t.negative
             html += (
                 f"<tr><td style='color:{t.muted}; padding-right:10px'>{name}</td>"
-                f"<td style='color:{colour}; font-family:monospace'>{_fmt(v)}</td>"
+                f"<td style='color:{colour}; font-family:monospace'>{fmt_signed(v)}</td>"
                 f"<td style='color:{t.muted}; padding-left:8px'>{hint}</td></tr>"
             )
         html += "</table>"
@@ -246,9 +286,11 @@ class NeuronInspector(QtWidgets.QFrame):
             self.picture.show()
         else:
             self.picture.hide()
-        n = int(info.history.size)
-        self.spark_label.setText(f"a over the last {n} snapshot{'s' if n != 1 else ''}")
-        self.spark.set_values(info.history, t)
+        n, steps = int(info.history.size), info.history_steps
+        what = "x" if info.layer == 0 else "a"
+        span = f", steps {int(steps[0]):,}–{int(steps[-1]):,}" if n > 1 and steps.size == n else ""
+        self.spark_label.setText(f"{what} over {fmt_count(n, 'kept snapshot')}{span}")
+        self.spark.set_values(info.history, t, steps if steps.size == n else None)
         self.adjustSize()
 
     def _weight_pixmap(self, w: np.ndarray) -> QtGui.QPixmap:

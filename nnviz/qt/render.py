@@ -5,39 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from nnviz.core.errors import NnvizError
+from nnviz.qt.export import save_widget
 
 VIEWS = ("network", "graph", "loss", "all")
-
-
-def save_widget(widget, path: Path) -> Path:
-    """Save what a widget shows, as PNG (raster) or SVG (vector)."""
-    from PySide6.QtCore import QPoint, QRect, QSize
-    from PySide6.QtGui import QPainter
-
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if not path.parent.exists():
-        raise NnvizError(f"the folder {str(path.parent)!r} does not exist")
-    if suffix == ".png":
-        if not widget.grab().save(str(path), "PNG"):
-            raise NnvizError(f"could not write {str(path)!r}")
-    elif suffix == ".svg":
-        from PySide6.QtSvg import QSvgGenerator
-
-        gen = QSvgGenerator()
-        gen.setFileName(str(path))
-        size = widget.size()
-        gen.setSize(QSize(size.width(), size.height()))
-        gen.setViewBox(QRect(0, 0, size.width(), size.height()))
-        gen.setTitle("nnviz")
-        painter = QPainter(gen)
-        try:
-            widget.render(painter, QPoint(0, 0))
-        finally:
-            painter.end()  # a painter left active on the generator crashes Qt
-    else:
-        raise NnvizError(f"can only write .png or .svg files, not {suffix or 'no extension'!r}")
-    return path
 
 
 def train_for_render(

@@ -11,6 +11,7 @@ back here, and here only, to be turned into history and signals.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from nnviz.core import run as R
 from nnviz.core.engine import TrainConfig
 from nnviz.core.history import History
+from nnviz.core.run_process import RunProcess
 from nnviz.core.scenarios import Scenario, get_scenario
 from nnviz.qt.frame_pacer import FRAME_MS, FramePacer
 from nnviz.qt.pass_animator import PassAnimator
@@ -39,7 +41,12 @@ class Session(QObject):
     graphReady = Signal(object)
     gradcheckReady = Signal(object)
 
-    def __init__(self, parent: QObject | None = None, history: History | None = None) -> None:
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        history: History | None = None,
+        in_process: bool | None = None,
+    ) -> None:
         super().__init__(parent)
         self.history = history if history is not None else History()
         self.scenario: Scenario | None = None
@@ -56,7 +63,10 @@ class Session(QObject):
         self._full_speed = True
         self._newest = None
         self._in_flight = False
-        self._threads = WorkerThread()
+        if in_process is None:  # tests reach into the trainer: they train in this process
+            in_process = os.environ.get("NNVIZ_IN_PROCESS", "") not in ("", "0")
+        self.in_process = in_process
+        self._threads = WorkerThread(None if in_process else RunProcess(reserve=1))
         self._threads.worker.event.connect(self._on_event, Qt.QueuedConnection)
         self._threads.start()
         self.timer = QTimer(self)
@@ -182,6 +192,9 @@ class Session(QObject):
             case R.Unloaded():
                 self.info = None
                 self._newest, self._in_flight = None, False
+                if self.scenario is not None and self.scenario.trainable:
+                    # the training process died (a crash in a model): build it afresh
+                    self.submit(R.Configure(self.scenario, self.config, self.data_dir))
             case R.Rejected(message, details):
                 self._on_rejected(message, details)
             case R.Halted(reason, message, details):

@@ -1,9 +1,11 @@
 """The training worker: advances the core run loop in a QThread.
 
-It drains nothing itself and decides nothing: the run (``nnviz.core.run``)
-takes the typed commands the GUI submits and returns typed events, which
-the worker emits, one signal per event, queued to the GUI thread. It never
-touches a widget.
+It decides nothing: the run takes the typed commands the GUI submits and
+returns typed events, which the worker emits, one signal per event, queued to
+the GUI thread. It never touches a widget. The run is either in this process
+(``nnviz.core.run.Run``: the worker's thread trains) or in a child process
+(``nnviz.core.run_process.RunProcess``: the worker relays its events, and
+training never waits for the GIL while the window paints).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from nnviz.core.threads import ThreadTuner
 class TrainingWorker(QObject):
     event = Signal(object)  # every event of the run, in order
 
-    def __init__(self, run: Run | None = None) -> None:
+    def __init__(self, run=None) -> None:
         super().__init__()
         # In the app one core is left to the GUI thread when the thread count
         # is chosen (on a 2-core machine: one torch thread).
@@ -68,7 +70,7 @@ def _join_all() -> None:
 class WorkerThread:
     """Owns the QThread and the worker; joins on close."""
 
-    def __init__(self, run: Run | None = None) -> None:
+    def __init__(self, run=None) -> None:
         self.thread = QThread()
         self.thread.setObjectName("nnviz-training")
         self.worker = TrainingWorker(run)
@@ -87,4 +89,5 @@ class WorkerThread:
         done = self.thread.wait(timeout_ms)
         if done:
             _LIVE.discard(self)
+            self.worker.run_loop.close()
         return done

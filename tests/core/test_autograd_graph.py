@@ -11,15 +11,16 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from nnviz.core.autograd_graph import (
-    OUTPUT_ID,
     capture_autograd_graph,
+    capture_expression_graph,
     capture_module_graph,
     capture_scenario_graph,
     capture_trainer_graph,
-    scalar_mlp_forward,
 )
 from nnviz.core.errors import NnvizError
+from nnviz.core.scalar_graph import scalar_mlp_forward
 from nnviz.core.scenarios import get_scenario
+from nnviz.core.trace import OUTPUT_ID
 
 
 def chain_rule():
@@ -309,3 +310,10 @@ def test_errors():
         capture_autograd_graph(lambda: torch.ones(2).sum())
     with pytest.raises(NnvizError):
         capture_scenario_graph("no-such-scenario")
+
+
+def test_expression_graph_is_for_expression_scenarios_only():
+    tr = capture_expression_graph(get_scenario("autograd-mean"))
+    assert tr.title == get_scenario("autograd-mean").title and len(tr.steps) > 0
+    with pytest.raises(NnvizError, match="not an expression"):
+        capture_expression_graph(get_scenario("or-gate"))

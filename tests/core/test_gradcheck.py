@@ -7,7 +7,12 @@ import torch
 from torch import nn
 
 from nnviz.core.errors import NnvizError
-from nnviz.core.gradcheck import gradcheck_expression, gradcheck_module
+from nnviz.core.gradcheck import (
+    gradcheck_expression,
+    gradcheck_module,
+    gradcheck_scenario_expression,
+)
+from nnviz.core.scenarios import get_scenario
 
 
 def test_mlp_gradients_agree_in_float64():
@@ -49,3 +54,14 @@ def test_a_wrong_gradient_is_caught():
 def test_unknown_parameter():
     with pytest.raises(NnvizError):
         gradcheck_module(nn.Linear(2, 1), torch.ones(1, 2), torch.ones(1, 1), nn.MSELoss(), ["w"])
+
+
+def test_expression_scenario_check_of_every_leaf_or_the_chosen_ones():
+    sc = get_scenario("chain-rule")
+    every = gradcheck_scenario_expression(sc)
+    assert {r.name: r.autograd for r in every.rows} == {"a": 3.0, "b": 6.0, "c": 9.0}
+    assert every.ok
+    res = gradcheck_scenario_expression(sc, ["c"])
+    assert [r.name for r in res.rows] == ["c"] and res.rows[0].numeric == pytest.approx(9.0)
+    with pytest.raises(NnvizError, match="no leaf named w"):
+        gradcheck_scenario_expression(sc, ["w"])

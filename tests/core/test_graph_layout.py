@@ -5,8 +5,9 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 
-from nnviz.core.autograd_graph import OUTPUT_ID, capture_scenario_graph
+from nnviz.core.autograd_graph import capture_scenario_graph
 from nnviz.core.graph_layout import _count_crossings, layered_layout
+from nnviz.core.trace import OUTPUT_ID
 
 
 def test_edges_run_left_to_right_and_nodes_do_not_overlap():

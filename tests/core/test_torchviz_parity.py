@@ -15,9 +15,10 @@ import pytest
 import torch
 from torch import nn
 
-from nnviz.core.autograd_graph import OUTPUT_ID, AutogradTrace, capture_module_graph
+from nnviz.core.autograd_graph import capture_module_graph
 from nnviz.core.engine import Trainer
 from nnviz.core.scenarios import get_scenario
+from nnviz.core.trace import OUTPUT_ID, AutogradTrace
 
 NODE = re.compile(
     r'^\s*(\d+) \[label=(?:"((?:[^"\\]|\\.)*)"|(\S+?))(?: fillcolor=(\w+))?\]\s*$', re.S

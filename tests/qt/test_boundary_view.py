@@ -8,6 +8,7 @@ from PySide6 import QtGui
 
 from nnviz.qt.boundary_view import BoundaryView
 from nnviz.qt.theme import DARK
+from nnviz.qt.view_protocol import View
 from tests.qt import snapshots as S
 
 
@@ -76,3 +77,28 @@ def test_updates_and_snapshots_without_a_field(view, snap_and_data):
     view.set_snapshot(other)
     assert [len(t["origin"]) for t in view._thumbs] == [3, 5, 2]
     view.grab()
+
+
+def test_is_a_view_and_reset_forgets_the_models_field(view, snap_and_data):
+    snap, (x, y) = snap_and_data
+    assert isinstance(view, View)
+    view.set_points(x, y)
+    view.set_snapshot(snap)
+    view.refresh()  # nothing to do: drawn with the snapshot
+    assert view.field is snap.field and view.image.image.shape[:2] == snap.field.output.shape
+    view.reset()  # a new model
+    assert view.field is None and view._thumbs == []
+    assert view.image.image.shape[:2] == (2, 2) and not view.image.image.any()
+    assert view.contour.getData()[0] is None or len(view.contour.getData()[0]) == 0
+    assert len(view.train_points.data) == len(x)  # the data points stay (same data set)
+    view.set_snapshot(None)  # no snapshot yet: nothing breaks
+    view.set_snapshot(snap)  # the next model's first snapshot draws as before
+    assert [len(t["origin"]) for t in view._thumbs] == [8, 8]
+    view.grab()
+
+
+def test_takes_the_history_keyword(shown):
+    from nnviz.core.history import History
+
+    view = shown(BoundaryView(theme=DARK, history=History()), 300, 300)
+    assert view.field is None

@@ -12,6 +12,7 @@ from nnviz.core.engine import Trainer
 from nnviz.core.scenarios import get_scenario
 from nnviz.qt.formula_panel import FormulaPanel
 from nnviz.qt.theme import DARK, LIGHT
+from nnviz.qt.view_protocol import View
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +102,23 @@ def test_messages_for_no_selection_and_a_bad_one(qtbot, deep):
     assert "pick 1..4" in panel.text()
     panel.select(0, 1)
     assert F.fmt(float(np.asarray(snap.input)[1])) in panel.text()
+
+
+def test_is_a_view_and_reset_forgets_snapshot_and_selection(qtbot, deep):
+    from nnviz.core.history import History
+
+    _, snap, _ = deep
+    panel = FormulaPanel(theme=DARK, history=History())
+    qtbot.addWidget(panel)
+    assert isinstance(panel, View)
+    panel.show()
+    panel.set_snapshot(snap)
+    panel.select(1, 0)
+    n = panel.render_count
+    panel.refresh()  # once a frame: nothing changed, nothing rebuilt
+    assert panel.render_count == n
+    assert F.fmt(snap.layers[0].z[0]) in panel.text()
+    panel.reset()  # a new model
+    assert "waiting for a snapshot" in panel.text() and panel.formulas() is None
+    panel.set_snapshot(snap)
+    assert "click a neuron" in panel.text()  # the old selection is gone

@@ -1,12 +1,17 @@
-"""The "Autograd graph" tab as the app uses it: GraphPanel, driven by clicks."""
+"""The "Autograd graph" tab as the app uses it: GraphPanel, driven by clicks.
+
+The panel runs no torch: it asks for captures and gradient checks by signal,
+and the tests answer as the worker does (capture here, hand the result back).
+"""
 
 from __future__ import annotations
 
 import pytest
 from PySide6 import QtCore
 
-from nnviz.core.autograd_graph import capture_trainer_graph
+from nnviz.core.autograd_graph import capture_expression_graph, capture_trainer_graph
 from nnviz.core.engine import TrainConfig, Trainer
+from nnviz.core.gradcheck import gradcheck_scenario_expression
 from nnviz.core.scenarios import get_scenario
 from nnviz.qt.graph_panel import GraphPanel
 
@@ -19,10 +24,13 @@ def panel(shown):
 
 
 @pytest.fixture
-def chain_panel(panel):
+def chain_panel(panel, qtbot):
     sc = get_scenario("chain-rule")
     panel.set_scenario(sc)
-    panel.show_expression(sc)
+    with qtbot.waitSignal(panel.captureRequested, timeout=1000) as asked:
+        panel.show_expression(sc)
+    assert asked.args == [False]
+    panel.set_trace(capture_expression_graph(sc))  # what the worker answers
     return panel
 
 
@@ -137,11 +145,15 @@ def test_the_slider_seeks(qtbot, chain_panel):
     assert slider.value() == m.n_steps - 2  # the slider follows the buttons
 
 
-def test_grad_check_button_checks_the_expression_in_process(qtbot, chain_panel):
+def test_grad_check_button_asks_for_the_expression_check(qtbot, chain_panel):
     p = chain_panel
     table = p.stepper.table
     assert table.isHidden()
-    click(qtbot, p, "check")
+    with qtbot.waitSignal(p.gradCheckRequested, timeout=1000) as asked:
+        click(qtbot, p, "check")
+    assert asked.args == [[]]  # every leaf
+    assert table.isHidden()  # nothing computed on the GUI thread
+    p.show_gradcheck(gradcheck_scenario_expression(p.scenario, asked.args[0]))  # the worker
     assert table.isVisible() and table.rowCount() == 3
     rows = {
         table.item(i, 0).text(): (float(table.item(i, 2).text()), float(table.item(i, 3).text()))
@@ -204,3 +216,21 @@ def test_scalar_checkbox_asks_for_a_scalar_capture(qtbot, panel):
     # an expression scenario has nothing to capture
     panel.set_scenario(get_scenario("chain-rule"))
     assert not panel.capture.isVisible() and not panel.scalar.isVisible()
+
+
+def test_an_expression_opens_at_the_start_or_midway_for_slides(qtbot, panel):
+    sc = get_scenario("chain-rule")
+    trace = capture_expression_graph(sc)
+    panel.set_scenario(sc)
+    panel.show_expression(sc)
+    assert "capturing" in panel.header.text() and panel.trace is None
+    panel.set_trace(trace)
+    m = panel.stepper.model
+    assert m.pos == 0 and "Press Next" in text(panel)
+    assert "6 backward steps" in panel.header.text()
+    panel.set_trace(trace, midway=True)  # what `nnviz render chain-rule` shows
+    assert m.phase == "backward" and 0 < m.pos - m.n_forward < len(trace.steps)
+    assert text(panel).startswith(f"backward {m.pos - m.n_forward}/6")
+    panel.set_scenario(get_scenario("or-gate"))  # a model's trace opens at the end
+    panel.set_trace(trace)
+    assert m.pos == m.n_steps

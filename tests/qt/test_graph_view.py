@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -14,7 +17,9 @@ from nnviz.core.autograd_graph import (
     capture_trainer_graph,
 )
 from nnviz.qt.backprop_stepper import StepModel, StepThroughWidget, chain_rule_lines
-from nnviz.qt.graph_view import MOD_PREFIX, GraphView, fmt_num, render_graph
+from nnviz.qt.graph_items import fmt_num
+from nnviz.qt.graph_render import render_graph
+from nnviz.qt.graph_view import MOD_PREFIX, GraphView
 from nnviz.qt.theme import LIGHT
 
 
@@ -222,3 +227,18 @@ def test_current_step_marks_its_edges_with_the_gradients(qtbot, chain):
     assert labels == {"dL/da = 3", "dL/du = 3"}
     v.set_current_step(2)  # a forward step: the node in the forward colour, no labels
     assert v.items[chain.forward_order[1]].current == "forward" and not v._marks
+
+
+def test_graph_views_import_no_torch():
+    """The views read frozen numpy traces; torch stays in the worker (DESIGN.md 1)."""
+    script = (
+        "import json, sys\n"
+        "import nnviz.qt.graph_panel, nnviz.qt.graph_view, nnviz.qt.graph_items\n"
+        "import nnviz.qt.backprop_stepper, nnviz.qt.graph_render\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'torch')))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []

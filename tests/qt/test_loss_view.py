@@ -1,21 +1,37 @@
-"""The live loss view: smoothing, log scale, long runs, NaN, marker, hover."""
+"""The live loss view: smoothing, log scale, long runs, NaN, marker, hover.
+
+Each test fills a :class:`~nnviz.core.history.MetricsHistory` (the session's
+job) and asks the view to refresh, as the frame clock does.
+"""
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from PySide6 import QtCore
 
-from nnviz.core.engine import EvalMetrics
+from nnviz.core.history import History
 from nnviz.core.smoothing import ema_debiased
 from nnviz.qt.loss_view import LossView
 from nnviz.qt.theme import LIGHT
-from nnviz.qt.worker import MetricsChunk
+from nnviz.qt.view_protocol import View
 
 
 @pytest.fixture
-def view(shown):
-    return shown(LossView(), 1000, 450)
+def history():
+    return History()
+
+
+@pytest.fixture
+def metrics(history):
+    return history.metrics
+
+
+@pytest.fixture
+def view(shown, history):
+    return shown(LossView(history=history), 1000, 450)
 
 
 def noisy_loss(n: int, seed: int = 0) -> np.ndarray:
@@ -28,9 +44,9 @@ def drawn(item) -> tuple[np.ndarray, np.ndarray]:
     return (np.asarray(x), np.asarray(y)) if x is not None else (np.empty(0), np.empty(0))
 
 
-def test_smoothing_slider_draws_the_ema(view):
+def test_smoothing_slider_draws_the_ema(view, metrics):
     loss = noisy_loss(600)
-    view.append_train(np.arange(600), loss)
+    metrics.append_train(np.arange(600), loss)
     view.refresh()
     view.smooth_slider.setValue(950)  # the user drags the slider to 0.95
     assert view.smoothing == pytest.approx(0.95)
@@ -52,25 +68,25 @@ def test_smoothing_slider_draws_the_ema(view):
     assert not view.train_raw.isVisible()
 
 
-def test_live_appends_smooth_incrementally_and_redraw_only_on_refresh(view):
+def test_live_appends_smooth_incrementally_and_redraw_only_on_refresh(view, metrics):
     loss = noisy_loss(1000, seed=3)
     view.set_smoothing(0.9)
     for a in range(0, 1000, 37):
-        view.append_train(np.arange(a, min(a + 37, 1000)), loss[a : a + 37])
+        metrics.append_train(np.arange(a, min(a + 37, 1000)), loss[a : a + 37])
         if a % 3 == 0:
             view.refresh()
     view.refresh()
     np.testing.assert_allclose(drawn(view.train_smooth)[1], ema_debiased(loss, 0.9), rtol=1e-9)
     assert view.refresh() is False  # nothing new: no redraw
     n_before = len(drawn(view.train_smooth)[0])
-    view.append_train([1000], [0.1])
+    metrics.append_train([1000], [0.1])
     assert len(drawn(view.train_smooth)[0]) == n_before  # appending alone draws nothing
     assert view.refresh() is True
     assert len(drawn(view.train_smooth)[0]) == n_before + 1
 
 
-def test_log_toggle_sets_log_mode(qtbot, view):
-    view.append_train(np.arange(100), noisy_loss(100))
+def test_log_toggle_sets_log_mode(qtbot, view, metrics):
+    metrics.append_train(np.arange(100), noisy_loss(100))
     view.refresh()
     axis = view.loss_plot.getPlotItem().getAxis("left")
     assert not axis.logMode
@@ -85,11 +101,11 @@ def test_log_toggle_sets_log_mode(qtbot, view):
     assert not view.acc_plot.getPlotItem().getAxis("left").logMode
 
 
-def test_100k_points_stay_displayable_and_are_downsampled(qtbot, view):
+def test_100k_points_stay_displayable_and_are_downsampled(qtbot, view, metrics):
     n = 100_000
     loss = noisy_loss(n, seed=1)
     for a in range(0, n, 2_000):  # as a live run delivers them, chunk by chunk
-        view.append_train(np.arange(a, a + 2_000), loss[a : a + 2_000])
+        metrics.append_train(np.arange(a, a + 2_000), loss[a : a + 2_000])
     view.refresh()
     qtbot.wait(50)
     view.grab()  # paints without trouble
@@ -107,11 +123,11 @@ def test_100k_points_stay_displayable_and_are_downsampled(qtbot, view):
     assert len(xd) >= 300
 
 
-def test_nan_and_inf_losses_are_skipped(view):
+def test_nan_and_inf_losses_are_skipped(view, metrics):
     loss = noisy_loss(50)
     loss[[10, 11, 30]] = [np.nan, np.inf, -np.inf]
-    view.append_train(np.arange(50), loss)
-    view.append_train([50], [np.nan])
+    metrics.append_train(np.arange(50), loss)
+    metrics.append_train([50], [np.nan])
     view.refresh()
     for item in (view.train_smooth, view.train_raw):
         x, y = drawn(item)
@@ -121,16 +137,16 @@ def test_nan_and_inf_losses_are_skipped(view):
     assert view.nonfinite_count == 4
     assert "4" in view.note.text() and "NaN" in view.note.text()
     # a NaN validation loss is left out too
-    view.append_eval(10, float("nan"), None)
-    view.append_eval(20, 0.5, None)
+    metrics.append_eval(10, float("nan"), None)
+    metrics.append_eval(20, 0.5, None)
     view.refresh()
     np.testing.assert_allclose(drawn(view.val_loss)[0], [20])
     view.grab()
 
 
-def test_marker_follows_the_inspected_step(view):
-    view.set_steps_per_epoch(50)
-    view.append_train(np.arange(300), noisy_loss(300))
+def test_marker_follows_the_inspected_step(view, metrics):
+    metrics.set_steps_per_epoch(50)
+    metrics.append_train(np.arange(300), noisy_loss(300))
     view.refresh()
     assert view.marker_x() is None
     view.set_marker(150)
@@ -142,13 +158,13 @@ def test_marker_follows_the_inspected_step(view):
     assert view.marker_x() is None
 
 
-def test_epochs_axis_and_accuracy_plot(view):
-    view.set_steps_per_epoch(20)
-    view.append_train(np.arange(100), noisy_loss(100))
-    view.append_eval(40, 0.8, None)
+def test_epochs_axis_and_accuracy_plot(view, metrics):
+    metrics.set_steps_per_epoch(20)
+    metrics.append_train(np.arange(100), noisy_loss(100))
+    metrics.append_eval(40, 0.8, None)
     view.refresh()
     assert view.acc_plot.isHidden()  # no accuracy (e.g. a regression loss): no empty plot
-    view.append_eval(80, 0.6, 0.75, train_acc=0.8)
+    metrics.append_eval(80, 0.6, 0.75, train_accuracy=0.8)
     view.refresh()
     assert not view.acc_plot.isHidden()
     np.testing.assert_allclose(drawn(view.val_acc), [[80], [75.0]])
@@ -160,28 +176,55 @@ def test_epochs_axis_and_accuracy_plot(view):
     assert view.acc_plot.getPlotItem().getAxis("bottom").labelText == "epoch"
 
 
-def test_metrics_chunks_from_the_worker(view):
-    ev = EvalMetrics(
+def test_run_events_and_reset(view, history, metrics):
+    ev = SimpleNamespace(
         step=10, epoch=2.0, train_loss=0.5, train_accuracy=0.9, val_loss=0.6, val_accuracy=0.85
     )
-    chunk = MetricsChunk(np.arange(10), noisy_loss(10), (ev,), 10, 2, 5, 100.0)
-    view.append_chunk(chunk)
+    event = SimpleNamespace(
+        steps=np.arange(10), losses=noisy_loss(10), evals=(ev,), steps_per_epoch=5, rate=100.0
+    )
+    metrics.append_metrics(event)  # what the session does with a run's Metrics event
     view.refresh()
     assert view.steps_per_epoch == 5
     assert len(drawn(view.train_smooth)[0]) == 10
     np.testing.assert_allclose(drawn(view.val_loss), [[10], [0.6]])
     view.set_x_axis("epochs")
     np.testing.assert_allclose(drawn(view.train_smooth)[0], np.arange(10) / 5)
-    view.clear()
+    view.set_marker(5)
+    history.clear()  # a new model: the session clears the history and resets the views
+    view.reset()
+    assert len(drawn(view.train_smooth)[0]) == 0 and len(drawn(view.val_loss)[0]) == 0
+    assert view.marker_x() is None
+    view.refresh()
     assert len(drawn(view.train_smooth)[0]) == 0 and len(drawn(view.val_loss)[0]) == 0
     assert view.acc_plot.isHidden() and view.nonfinite_count == 0
 
 
-def test_hover_shows_values_under_the_cursor(qtbot, view):
+def test_is_a_view_and_works_on_its_own(shown):
+    view = shown(LossView(), 600, 300)  # no history given: a private one
+    assert isinstance(view, View)
+    view.history.metrics.append_train(np.arange(20), noisy_loss(20))
+    view.set_snapshot(None)  # nothing to draw from a snapshot
+    assert view.refresh() is True
+    assert len(drawn(view.train_smooth)[0]) == 20
+
+
+def test_two_views_share_one_history(shown, history, metrics):
+    a = shown(LossView(history=history), 500, 300)
+    b = shown(LossView(history=history), 500, 300)
+    b.set_smoothing(0.5)
+    loss = noisy_loss(300)
+    metrics.append_train(np.arange(300), loss)
+    assert a.refresh() and b.refresh()
+    np.testing.assert_allclose(drawn(a.train_smooth)[1], ema_debiased(loss, 0.9), rtol=1e-9)
+    np.testing.assert_allclose(drawn(b.train_smooth)[1], ema_debiased(loss, 0.5), rtol=1e-9)
+
+
+def test_hover_shows_values_under_the_cursor(qtbot, view, metrics):
     loss = noisy_loss(200)
     view.set_smoothing(0.0)
-    view.append_train(np.arange(200), loss)
-    view.append_eval(100, 0.4321, 0.875, 0.9)
+    metrics.append_train(np.arange(200), loss)
+    metrics.append_eval(100, 0.4321, 0.875, 0.9)
     view.refresh()
     text = view.hover_at(57.3)
     assert "step 57" in text and f"{loss[57]:.4g}" in text
@@ -197,8 +240,8 @@ def test_hover_shows_values_under_the_cursor(qtbot, view):
     assert "step 150" in view._hover[view.loss_plot][1].toPlainText()
 
 
-def test_presenter_theme_scales_lines_and_fonts(view):
-    view.append_train(np.arange(50), noisy_loss(50))
+def test_presenter_theme_scales_lines_and_fonts(view, metrics):
+    metrics.append_train(np.arange(50), noisy_loss(50))
     view.refresh()
     w1 = view.train_smooth.opts["pen"].widthF()
     f1 = view.loss_plot.getPlotItem().getAxis("left").style["tickFont"].pointSizeF()
@@ -214,10 +257,10 @@ def test_presenter_theme_scales_lines_and_fonts(view):
     assert len(drawn(view.train_smooth)[0]) == 50  # data survives a theme switch
 
 
-def test_a_single_step_is_visible_as_a_point(view):
-    view.append_train([0], [0.7])
+def test_a_single_step_is_visible_as_a_point(view, metrics):
+    metrics.append_train([0], [0.7])
     view.refresh()
     assert view.train_smooth.opts["symbol"] == "o"  # one loss makes no line
-    view.append_train([1], [0.6])
+    metrics.append_train([1], [0.6])
     view.refresh()
     assert view.train_smooth.opts["symbol"] is None  # a curve from two on

@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui
 
-from nnviz.qt.network_view import EDGE_BUDGET, NetworkView
+from nnviz.core.history import History
+from nnviz.core.network_geometry import EDGE_BUDGET
+from nnviz.qt.network_view import NetworkView
 from nnviz.qt.theme import DARK, LIGHT
+from nnviz.qt.view_protocol import View
 from tests.qt import snapshots as S
 
 
@@ -39,7 +42,11 @@ def snap_mnist():
 
 @pytest.fixture
 def view(shown):
-    return shown(NetworkView(), 1200, 700)
+    return shown(NetworkView(history=History()), 1200, 700)
+
+
+def _step(snap, step: int):
+    return dataclasses.replace(snap, step=step)
 
 
 def test_neurons_are_coloured_by_their_activation(view, snap_2d):
@@ -126,11 +133,36 @@ def test_hover_and_click_show_the_snapshots_numbers(view, snap_2d, qtbot):
         qtbot.mouseClick(vp, QtCore.Qt.MouseButton.LeftButton, pos=_widget_point(view, 3, 0))
     assert sig.args == [3, 0]
     assert view.inspector.info.a == pytest.approx(float(snap.output[0]))
-    # the sparkline grows with the snapshots the view is given
-    for _ in range(4):
-        view.set_snapshot(snap)
+    # the sparkline shows the history the session keeps, up to the step shown
+    for step in range(5):
+        view.history.snapshots.add(_step(snap, step))
+    view.set_snapshot(_step(snap, 4))
     assert view.inspector.info.history.size == 5
+    assert list(view.inspector.info.history_steps) == [0, 1, 2, 3, 4]
     assert np.allclose(view.inspector.info.history, snap.output[0])
+    view.set_snapshot(_step(snap, 2))  # time travel: nothing after the step shown
+    assert list(view.inspector.info.history_steps) == [0, 1, 2]
+    assert "3 kept snapshots" in view.inspector.spark_label.text()
+
+
+def test_the_view_keeps_no_history_of_its_own(shown, snap_2d):
+    view = shown(NetworkView(), 900, 600)  # standalone: a private, empty history
+    assert isinstance(view, View)
+    snap, _ = snap_2d
+    for step in range(6):
+        view.set_snapshot(_step(snap, step))
+    info = view.select_neuron(1, 0)
+    assert info.history.size == 0  # what is shown is not kept: the session keeps history
+    view.history.snapshots.add(_step(snap, 5))
+    view.refresh()
+    info = view.neuron_info(1, 0)
+    assert info.history.size == 1 and info.history[0] == pytest.approx(float(snap.layers[0].a[0]))
+    # reset (a new model) forgets the selection and the weight windows
+    view.open_weight_matrix(1)
+    view.reset()
+    assert not view.weight_windows and not view.inspector.isVisible()
+    view.set_snapshot(snap)
+    assert view.edge_count() == 2 * 4 + 4 * 4 + 4
 
 
 def test_mnist_sized_snapshot_uses_level_of_detail(view, snap_mnist):
@@ -138,7 +170,7 @@ def test_mnist_sized_snapshot_uses_level_of_detail(view, snap_mnist):
     view.set_snapshot(snap)
     g0 = view.geoms[0]
     assert g0.kind == "grid" and (g0.rows, g0.cols) == (28, 28)
-    img = view._items[0]["image"].image
+    img = view._items[0].image.image
     assert img.shape[:2] == (28, 28)
     # the brightest pixel is drawn on the positive side, a blank one neutral
     bright = int(np.argmax(snap.input))

@@ -15,8 +15,11 @@ from nnviz.qt.theme import (
     THEMES,
     apply_theme,
     brush_palette,
+    colour_map,
     diverging_lut,
+    edge_pens,
     get_theme,
+    gradient_lut,
     lut_indices,
     qcolor,
 )
@@ -67,6 +70,47 @@ def test_brush_palette_is_prebuilt_and_matches_the_lut():
     custom = brush_palette(DARK, lut=np.array([[255, 0, 0, 128], [0, 0, 255, 255]], np.uint8))
     assert custom[0].color().getRgb() == (255, 0, 0, 128)
     assert qcolor("#102030", 40).getRgb() == (16, 32, 48, 40)
+
+
+def _hex_rgb(hex_colour: str) -> list[int]:
+    return list(QtGui.QColor(hex_colour).getRgb()[:3])
+
+
+@pytest.mark.parametrize("theme", [DARK, LIGHT])
+def test_colour_tables_come_from_one_pyqtgraph_colour_map_each(theme):
+    for kind, lut, ends in (
+        ("activation", diverging_lut(theme), (theme.negative, theme.neutral, theme.positive)),
+        ("gradient", gradient_lut(theme), (theme.gradient_negative, theme.neutral, theme.backward)),
+    ):
+        cmap = colour_map(theme, kind)
+        assert isinstance(cmap, pg.ColorMap)
+        np.testing.assert_array_equal(lut, cmap.getLookupTable(nPts=256, alpha=True))
+        # -1, 0 and +1 are the theme's three colours (0 sits between rows 127 and 128)
+        assert lut[0, :3].tolist() == _hex_rgb(ends[0])
+        assert np.abs(lut[127:129, :3].astype(int) - _hex_rgb(ends[1])).max() <= 1
+        assert lut[-1, :3].tolist() == _hex_rgb(ends[2])
+        assert not lut.flags.writeable  # shared by every view: nobody may change it
+    # built once per set of colours: presenter scaling reuses the same tables and brushes
+    assert diverging_lut(theme) is diverging_lut(theme.scaled(1.6))
+    assert brush_palette(theme) is brush_palette(theme.scaled(1.6))
+    grads = brush_palette(theme, kind="gradient")
+    assert grads[-1].color().getRgb()[:3] == tuple(_hex_rgb(theme.backward))
+    with pytest.raises(ValueError, match="unknown colour map"):
+        colour_map(theme, "rainbow")
+
+
+def test_edge_pens_fade_weak_edges_toward_the_background():
+    pens = edge_pens(DARK)
+    assert len(pens) == 8
+    assert pens[(True, 3)].color().getRgb()[:3] == tuple(_hex_rgb(DARK.positive))
+    assert pens[(False, 3)].color().getRgb()[:3] == tuple(_hex_rgb(DARK.negative))
+    widths = [pens[(True, lvl)].widthF() for lvl in range(4)]
+    assert widths == sorted(widths) and widths[-1] > widths[0]
+    bg = np.array(_hex_rgb(DARK.background))
+    dist = [np.abs(np.array(pens[(True, lvl)].color().getRgb()[:3]) - bg).sum() for lvl in range(4)]
+    assert dist == sorted(dist)  # stronger edges stand out more
+    assert all(p.color().alpha() == 255 for p in pens.values())  # opaque: cheap to stroke
+    assert edge_pens(DARK.scaled(2.0))[(True, 3)].widthF() == pytest.approx(2 * widths[-1])
 
 
 # --- help overlay -------------------------------------------------------------------------------

@@ -1,0 +1,214 @@
+"""The run loop in a child process, relayed over a pipe (Qt-free).
+
+Why: painting holds the GIL. With training in a thread of the window's
+process, every frame the GUI thread paints is time the training thread waits
+for the GIL (measured: mnist-mlp at 31–53 % of headless with the views drawn
+at 30 Hz). In its own process, training has its own interpreter and GIL; the
+window paints every frame while the child trains at full speed. And a crash in
+a user's model (a segfault in an extension, ``os._exit``) ends the child, not
+the window: the parent reports it and starts a fresh child.
+
+:class:`RunProcess` has the surface of :class:`nnviz.core.run.Run` that a
+driving thread uses (``submit``, ``advance``, ``wake``, ``busy``), so the
+app's worker drives either. Commands and events cross the pipe pickled:
+they are this program's own objects, made by this program in the other
+process, never data from outside. Scenarios travel by id (they hold
+functions); snapshots travel as plain dicts and arrive write-protected again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import threading
+from dataclasses import replace
+from types import MappingProxyType
+
+from nnviz.core import run as R
+from nnviz.core.scenarios import get_scenario
+from nnviz.core.snapshot import Snapshot
+
+_STOP = "stop"
+IDLE_POLL_S = 0.1  # the child's longest wait for a command when idle
+
+
+# --- what crosses the pipe ------------------------------------------------------------
+
+
+def _encode_command(cmd):
+    if isinstance(cmd, R.Configure):
+        return ("configure", cmd.scenario.id, cmd.config, cmd.data_dir, cmd.model)
+    return cmd
+
+
+def _decode_command(msg):
+    if isinstance(msg, tuple) and msg and msg[0] == "configure":
+        _, scenario_id, config, data_dir, model = msg
+        return R.Configure(get_scenario(scenario_id), config, data_dir, model)
+    return msg
+
+
+def _plain_snapshot(snap: Snapshot) -> Snapshot:
+    return replace(snap, params=dict(snap.params), grads=dict(snap.grads))
+
+
+def _frozen_snapshot(snap: Snapshot) -> Snapshot:
+    """Write-protect every array again (unpickled arrays are writeable)."""
+    seen = [snap.input, snap.target, snap.output, *snap.params.values(), *snap.grads.values()]
+    for layer in snap.layers:
+        seen += [getattr(layer, f) for f in layer.__dataclass_fields__]
+    if snap.field is not None:
+        seen += [snap.field.output, *snap.field.hidden]
+    for a in seen:
+        if hasattr(a, "setflags"):
+            a.setflags(write=False)
+    return replace(
+        snap, params=MappingProxyType(dict(snap.params)), grads=MappingProxyType(dict(snap.grads))
+    )
+
+
+def _encode_event(ev):
+    if isinstance(ev, R.SnapshotReady):
+        return R.SnapshotReady(_plain_snapshot(ev.snapshot))
+    if isinstance(ev, R.Built):
+        return ("built", ev.info.scenario.id, replace(ev.info, scenario=None))
+    return ev
+
+
+def _decode_event(msg):
+    if isinstance(msg, R.SnapshotReady):
+        return R.SnapshotReady(_frozen_snapshot(msg.snapshot))
+    if isinstance(msg, tuple) and msg and msg[0] == "built":
+        _, scenario_id, info = msg
+        return R.Built(replace(info, scenario=get_scenario(scenario_id)))
+    return msg
+
+
+# --- the child ------------------------------------------------------------------------------
+
+
+def _child_main(conn, reserve: int) -> None:
+    from nnviz.core.threads import ThreadTuner
+
+    run = R.Run(threads=ThreadTuner(reserve=reserve))
+    poll, recv, send = conn.poll, conn.recv, conn.send
+    try:
+        while True:
+            due = run.due_in()
+            # a command may arrive while waiting; a step due now waits for nothing
+            if poll(min(due, IDLE_POLL_S) if due > 0 else 0):
+                while True:
+                    msg = recv()
+                    if msg == _STOP:
+                        return
+                    run.submit(_decode_command(msg))
+                    if not poll(0):
+                        break
+            events = run.advance(wait=0)
+            if events:
+                send([_encode_event(ev) for ev in events])
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+        return  # the window went away: nothing to report to
+
+
+# --- the parent -------------------------------------------------------------------------------
+
+
+class RunProcess:
+    """The run loop in a child process; see the module docstring."""
+
+    def __init__(self, reserve: int = 1, start_method: str | None = None) -> None:
+        if start_method is None:
+            methods = mp.get_all_start_methods()
+            # forkserver: children fork from a clean server process (no Qt, no
+            # threads), after the first one quickly; spawn where it is missing
+            start_method = "forkserver" if "forkserver" in methods else "spawn"
+        self._ctx = mp.get_context(start_method)
+        if start_method == "forkserver":  # the server imports these once, children inherit
+            # (torch._dynamo: the first optimizer imports it, 2-3 s)
+            self._ctx.set_forkserver_preload(["nnviz.core.run", "torch._dynamo"])
+        self.reserve = reserve
+        self._send_lock = threading.Lock()
+        self.busy = False  # as far as the events tell
+        self.trainer = None  # it lives in the child
+        self.restarts = 0
+        self._start()
+
+    def _start(self) -> None:
+        parent, child = self._ctx.Pipe(duplex=True)
+        self._proc = self._ctx.Process(
+            target=_child_main, args=(child, self.reserve), name="nnviz-training", daemon=True
+        )
+        self._proc.start()
+        child.close()
+        self._conn = parent
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid
+
+    # --- any thread ---------------------------------------------------------------------
+
+    def submit(self, command) -> None:
+        msg = _encode_command(command)
+        # the child gone: advance() reports it and starts another
+        with self._send_lock, contextlib.suppress(OSError, ValueError):
+            self._conn.send(msg)
+
+    def wake(self) -> None:
+        """Nothing to do: :meth:`advance` waits at most its ``wait``."""
+
+    # --- the driving thread ------------------------------------------------------------------
+
+    def advance(self, wait: float = 0.1) -> list:
+        """The events the child sent, waiting up to ``wait`` seconds for some."""
+        conn = self._conn
+        out: list = []
+        try:
+            if not conn.poll(wait):
+                return out
+            while True:
+                for msg in conn.recv():
+                    ev = _decode_event(msg)
+                    if isinstance(ev, R.StateChanged):
+                        self.busy = ev.playing
+                    out.append(ev)
+                if not conn.poll(0):
+                    return out
+        except (EOFError, OSError):
+            return out + self._child_died()
+
+    def _child_died(self) -> list:
+        self._proc.join(1.0)
+        code = self._proc.exitcode
+        self.restarts += 1
+        self.busy = False
+        with contextlib.suppress(OSError):
+            self._conn.close()
+        self._start()
+        why = f"exit code {code}" if code is not None and code >= 0 else f"signal {-(code or 0)}"
+        return [
+            R.StateChanged(False),
+            R.Unloaded(),
+            R.Halted(
+                R.HALT_ERROR,
+                f"The training process stopped unexpectedly ({why}); the window is fine, "
+                "and the model starts afresh.",
+                "",
+            ),
+        ]
+
+    def close(self, timeout: float = 2.0) -> bool:
+        """Stop the child and wait for it; True when it ended (else it is killed)."""
+        try:
+            with self._send_lock:
+                self._conn.send(_STOP)
+        except (OSError, ValueError):
+            pass
+        self._proc.join(timeout)
+        ended = not self._proc.is_alive()
+        if not ended:
+            self._proc.kill()
+            self._proc.join(1.0)
+        self._conn.close()
+        return ended

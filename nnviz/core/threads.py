@@ -1,0 +1,285 @@
+"""Choosing torch's intra-op thread count by timing training steps.
+
+torch's default (one thread per core) is a poor choice on a small, shared
+machine: on this project's 2-core machines ``nnviz train spiral --steps 300``
+took 0.15 s on one thread but 0.8–1.2 s on the default two while a busy loop
+held the other core, and 8–14 s while other work loaded the machine
+(DESIGN.md §4). Which count is fastest depends on the model, the batch and
+what else runs, so :class:`ThreadTuner` measures it: it tries each candidate
+count for a few steps of the real training, keeps the fastest, watches the
+step time cheaply, and tries again when it changes markedly.
+
+The caller drives it around each step::
+
+    tuner = ThreadTuner(reserve=1)          # the app leaves a core to the GUI
+    while training:
+        tuner.before_step()                 # sets the count a trial needs
+        t0 = time.perf_counter()
+        trainer.step()
+        tuner.after_step(time.perf_counter() - t0)
+
+**Call** :meth:`before_step` **on the thread that runs the steps.** With
+torch's OpenMP backend ``torch.set_num_threads`` changes the count for the
+calling thread (and threads started later inherit the main thread's), not for
+a training thread that is already running: measured with torch 2.13, a count
+set in a second thread left the main thread's unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+
+import torch
+
+__all__ = ["ThreadTuner", "available_cores"]
+
+# A count with more threads is kept only when it is at least this much faster.
+MORE_THREADS_GAIN = 0.10
+# Steps discarded after switching to a count (the thread pool warms up), and at
+# the very start (first-call costs: allocation, optimizer state).
+WARMUP_STEPS = 2
+# A candidate is abandoned early when even its fastest step so far is this many
+# times slower than the best candidate's median: after 1, 2 and 3+ kept steps.
+# Trying a bad count on a busy machine is what a trial costs, so it is cut short.
+ABANDON_AFTER = (2.0, 1.5, 1.3)
+# A warm-up step this many times slower than the best median abandons the count
+# at once: on a 2-core machine with the other core busy, mnist-mlp's warm-up steps
+# on two threads took 125-385 ms against 8 ms on one (measured).
+ABANDON_WARMUP = 4.0
+# Larger counts are not tried once a count came out this much slower than the best.
+STOP_SEARCH = 1.3
+# Monitoring: a step is "slow" above SLOW × the chosen median, "fast" below it ÷ SLOW.
+SLOW = 1.6
+# A window ends after at least WINDOW_STEPS steps and WINDOW_S seconds of step time;
+# a change is sustained when SUSTAINED of its steps were slow (or fast).
+WINDOW_STEPS = 16
+WINDOW_S = 0.5
+SUSTAINED = 0.75
+# Windows to wait after a trial before another can start; doubled each time a
+# trial ends on the count it started from (up to MAX_COOLDOWN), so a machine
+# whose load comes and goes does not keep the tuner trialling.
+COOLDOWN_WINDOWS = 2
+MAX_COOLDOWN_WINDOWS = 64
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS tells it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def candidate_counts(max_threads: int) -> list[int]:
+    """1, 2, … max_threads; above 8 only 12, 16, 24, 32, … and max_threads."""
+    counts = list(range(1, min(max_threads, 8) + 1))
+    n = 8
+    while n < max_threads:
+        n = n * 3 // 2 if n & (n - 1) == 0 else n * 4 // 3  # 8, 12, 16, 24, 32, 48, …
+        counts.append(min(n, max_threads))
+    return counts
+
+
+class ThreadTuner:
+    """Picks torch's intra-op thread count by timing real training steps.
+
+    ``max_threads``: the most threads tried; by default the cores this process
+    may use minus ``reserve`` (the app passes ``reserve=1`` to leave a core to
+    the GUI thread), at least 1. An explicit ``max_threads`` is taken as given
+    (at least 1); ``reserve`` only lowers the default.
+    ``fixed``: a count the user chose (``--threads N``, the app's setting):
+    set once, never tuned.
+    ``trial_steps``: steps timed at each candidate count.
+
+    **Trial.** Each candidate count (1, 2, … ``max_threads``) runs
+    ``trial_steps`` steps after :data:`WARMUP_STEPS` discarded ones (the pool
+    warms up after a switch); the median is its time. The fewest threads
+    whose median is within 10 % of the fastest win: more threads must be
+    clearly faster to be kept (they also take cores from everything else).
+    A count whose steps are clearly slower than the best so far is abandoned
+    early (even during its warm-up, when 4× slower), and larger counts are not
+    tried after a clearly slower one: a bad count on a busy machine is what a
+    trial costs (two threads with the other core busy: 10–40× slower steps).
+
+    **Monitoring.** After a trial the tuner counts, per window of at least
+    :data:`WINDOW_STEPS` steps and :data:`WINDOW_S` seconds of step time, the
+    steps slower than 1.6× the chosen count's median (and faster than it
+    ÷ 1.6). When three quarters of a window's steps are slow (another program
+    started) or fast (one stopped), it tries again, at most every few windows.
+
+    Step costs vary on purpose: evaluation steps, snapshot steps while the
+    views watch, the first steps of an epoch. Those must not start a trial,
+    so everything here is robust statistics: medians for the trials, and a
+    *share* of slow steps (not a mean, which one slow evaluation moves) for
+    monitoring. An occasional expensive step changes nothing; only a
+    sustained change does. If every step becomes a snapshot step (stepping
+    with the animation on), that is a sustained change and a new trial
+    measures the new cost, which is right.
+
+    Cost: :meth:`before_step` is one comparison when no switch is due;
+    :meth:`after_step` a few additions while monitoring.
+    """
+
+    def __init__(
+        self,
+        max_threads: int | None = None,
+        fixed: int | None = None,
+        trial_steps: int = 8,
+        reserve: int = 0,
+    ) -> None:
+        self.reserve = max(0, int(reserve))
+        if max_threads is None:
+            max_threads = available_cores() - self.reserve
+        self.max_threads = max(1, int(max_threads))
+        self.fixed = None if fixed is None else max(1, int(fixed))
+        self.trial_steps = max(1, int(trial_steps))
+        self.candidates = candidate_counts(self.max_threads)
+        # Trial results (count -> median step seconds; inf: abandoned) of the last trial.
+        self.last_trial: dict[int, float] = {}
+        self.trials = 0  # trials completed
+        self.reference_s = math.nan  # the chosen count's median step time
+        self._applied = 0  # the count set on the stepping thread (0: none yet)
+        self._slow_at, self._fast_at = math.inf, 0.0  # monitoring thresholds
+        self._tuning = False
+        self._cooldown = COOLDOWN_WINDOWS
+        self._wait = 0  # windows still to wait before another trial
+        self._reset_window()
+        if self.fixed is not None:
+            self._want = self.fixed
+        elif len(self.candidates) == 1:
+            self._want = 1
+        else:
+            self._want = 1
+            self._start_trial()
+
+    # --- the caller's hooks --------------------------------------------------------------
+
+    def before_step(self) -> None:
+        """Before every step, on the thread that runs it: sets the count a
+        trial needs (and a fixed count, once)."""
+        if self._want != self._applied:
+            torch.set_num_threads(self._want)
+            self._applied = self._want
+
+    def after_step(self, seconds: float) -> None:
+        """The step's wall time (``time.perf_counter`` around it)."""
+        if self._tuning:
+            self._trial_step(seconds)
+        elif self.reference_s == self.reference_s:  # monitoring (not NaN: a trial ran)
+            if seconds > self._slow_at:
+                self._slow += 1
+            elif seconds < self._fast_at:
+                self._fast += 1
+            self._n += 1
+            self._sum += seconds
+            if self._n >= WINDOW_STEPS and self._sum >= WINDOW_S:
+                self._end_window()
+
+    @property
+    def threads(self) -> int:
+        """The count in use: the choice, or during a trial the count being tried."""
+        return self._want
+
+    @property
+    def tuning(self) -> bool:
+        return self._tuning
+
+    def retune(self) -> None:
+        """Start a new trial (the model or the batch changed); no-op for a fixed count."""
+        if self.fixed is None and len(self.candidates) > 1:
+            self._cooldown = COOLDOWN_WINDOWS
+            self._start_trial()
+
+    def describe(self) -> str:
+        """One line for logs: the choice and the trial's medians."""
+        if self.fixed is not None:
+            return f"{self.fixed} torch thread(s), fixed"
+        if self._tuning:
+            return f"trying {self._want} torch thread(s)"
+        if not self.last_trial:
+            return f"{self._want} torch thread (one core)"
+        times = ", ".join(
+            f"{n}: {t * 1e3:.2f} ms" if math.isfinite(t) else f"{n}: abandoned"
+            for n, t in sorted(self.last_trial.items())
+        )
+        return f"{self._want} torch thread(s), chosen by timing steps ({times})"
+
+    # --- trial ----------------------------------------------------------------------------
+
+    def _start_trial(self) -> None:
+        self._tuning = True
+        self._start_count = self._want if self.trials else 0
+        self._results: dict[int, float] = {}
+        self._best = math.inf
+        self._index = 0
+        self._begin_candidate()
+
+    def _begin_candidate(self) -> None:
+        self._want = self.candidates[self._index]
+        self._skip = WARMUP_STEPS
+        self._samples: list[float] = []
+
+    def _trial_step(self, seconds: float) -> None:
+        if not (seconds >= 0 and math.isfinite(seconds)):
+            return
+        if self._skip > 0:
+            self._skip -= 1
+            if seconds > ABANDON_WARMUP * self._best:
+                self._results[self._want] = math.inf
+                self._finish_trial()
+            return
+        samples = self._samples
+        samples.append(seconds)
+        k = len(samples)
+        best = self._best
+        if best < math.inf and min(samples) > best * ABANDON_AFTER[min(k, 3) - 1]:
+            self._results[self._want] = math.inf  # clearly slower: stop paying for it
+            self._finish_trial()
+            return
+        if k < self.trial_steps:
+            return
+        med = statistics.median(samples)
+        self._results[self._want] = med
+        self._best = min(best, med)
+        self._index += 1
+        if self._index >= len(self.candidates) or med > STOP_SEARCH * self._best:
+            self._finish_trial()
+        else:
+            self._begin_candidate()
+
+    def _finish_trial(self) -> None:
+        results = self._results
+        best = min(results.values())
+        limit = best / (1 - MORE_THREADS_GAIN)
+        choice = min(n for n, t in results.items() if t <= limit)
+        self.last_trial = dict(results)
+        self.trials += 1
+        self._want = choice
+        self.reference_s = results[choice]
+        self._slow_at = SLOW * self.reference_s
+        self._fast_at = self.reference_s / SLOW
+        self._tuning = False
+        if choice == self._start_count:  # nothing gained: wait longer next time
+            self._cooldown = min(MAX_COOLDOWN_WINDOWS, self._cooldown * 2)
+        else:
+            self._cooldown = COOLDOWN_WINDOWS
+        self._wait = self._cooldown
+        self._reset_window()
+
+    # --- monitoring --------------------------------------------------------------------------
+
+    def _reset_window(self) -> None:
+        self._n = self._slow = self._fast = 0
+        self._sum = 0.0
+
+    def _end_window(self) -> None:
+        need = SUSTAINED * self._n
+        changed = self._slow >= need or self._fast >= need
+        self._reset_window()
+        if self._wait > 0:
+            self._wait -= 1
+            return
+        if changed:
+            self._start_trial()

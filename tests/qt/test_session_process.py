@@ -1,0 +1,58 @@
+"""The app's default: training in a child process, relayed by the worker.
+The window's session gets the same events, keeps the same history, and
+survives the child's crash."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from nnviz.qt.session import Session
+
+WAIT_MS = 60_000  # the first child of a test run starts the fork server (imports torch)
+
+
+@pytest.fixture
+def session(qtbot):
+    s = Session(in_process=False)
+    yield s
+    child = s.worker.run_loop._proc
+    assert s.shutdown(), "the worker thread did not end within 2 s"
+    child.join(5)
+    assert not child.is_alive(), "the training process outlived the window"
+
+
+def test_the_session_trains_in_a_child_and_keeps_the_history(qtbot, session):
+    assert not session.in_process and session.worker.trainer is None
+    with qtbot.waitSignal(session.built, timeout=WAIT_MS):
+        session.open_scenario("xor")
+    shown = []
+    session.snapshotReady.connect(shown.append)
+    session.play()
+    qtbot.waitUntil(lambda: session.playing and session.step >= 100, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: len(shown) >= 3, timeout=WAIT_MS)  # pictures while racing
+    session.pause()
+    qtbot.waitUntil(lambda: not session.playing, timeout=WAIT_MS)
+    qtbot.wait(200)
+    m = session.history.metrics
+    assert m.last_step == session.step and len(m) == session.step  # every step's loss
+    assert [s.step for s in shown] == sorted(s.step for s in shown)
+    assert all(not s.input.flags.writeable for s in shown)
+    assert len(session.history.snapshots) >= 1
+
+
+def test_a_killed_training_process_is_reported_and_the_window_goes_on(qtbot, session):
+    with qtbot.waitSignal(session.built, timeout=WAIT_MS):
+        session.open_scenario("xor")
+    errors = []
+    session.errorRaised.connect(lambda msg, _d: errors.append(msg))
+    os.kill(session.worker.run_loop.pid, signal.SIGKILL)
+    session.play()
+    qtbot.waitUntil(lambda: bool(errors), timeout=WAIT_MS)
+    assert "stopped unexpectedly (signal 9)" in errors[-1]
+    assert not session.playing
+    qtbot.waitUntil(lambda: session.info is not None, timeout=WAIT_MS)  # built afresh
+    session.step_once()
+    qtbot.waitUntil(lambda: session.step == 1, timeout=WAIT_MS)
