@@ -264,15 +264,19 @@ class SnapshotHistory:
         self._steps: list[int] = []
         self._snaps: list[Snapshot] = []
         self._sizes: list[int] = []
+        self._times: list[float] = []  # when each was added
         self.nbytes = 0
         self.version = 0
-        self._last_kept = -math.inf
+        self._provisional = False  # the newest goes when a newer one comes too soon
 
     def __len__(self) -> int:
         return len(self._snaps)
 
     def add(self, snap: Snapshot, now: float | None = None) -> bool:
-        """Keep ``snap`` (newest last); False when it was not kept."""
+        """Keep ``snap`` as the newest. The newest is always kept; the one it
+        replaces stays only if it came at least ``min_interval_s`` after the
+        one before it (or was a step shown on its own), so racing training
+        leaves a few snapshots a second behind it, not thirty."""
         now = time.perf_counter() if now is None else now
         if self._steps:
             last = self._steps[-1]
@@ -282,14 +286,19 @@ class SnapshotHistory:
                 cut = bisect.bisect_left(self._steps, snap.step)
                 for i in range(len(self._snaps) - 1, cut - 1, -1):
                     self._drop(i)
-            elif snap.step - last > 1 and now - self._last_kept < self.min_interval_s:
-                return False
+            elif self._provisional and snap.step - last > 1:
+                self._drop(len(self._snaps) - 1)  # too close to the one before it
+        if self._steps:
+            gap_s = now - self._times[-1]
+            self._provisional = gap_s < self.min_interval_s and snap.step - self._steps[-1] > 1
+        else:
+            self._provisional = False
         size = snapshot_nbytes(snap)
         self._steps.append(snap.step)
         self._snaps.append(snap)
         self._sizes.append(size)
+        self._times.append(now)
         self.nbytes += size
-        self._last_kept = now
         self._thin()
         self.version += 1
         return True
@@ -298,6 +307,7 @@ class SnapshotHistory:
         self.nbytes -= self._sizes.pop(i)
         self._steps.pop(i)
         self._snaps.pop(i)
+        self._times.pop(i)
 
     def _thin(self) -> None:
         while self.nbytes > self.budget and len(self._snaps) > 1:
@@ -318,8 +328,9 @@ class SnapshotHistory:
         self._steps.clear()
         self._snaps.clear()
         self._sizes.clear()
+        self._times.clear()
         self.nbytes = 0
-        self._last_kept = -math.inf
+        self._provisional = False
         self.version += 1
 
     # --- out ------------------------------------------------------------------------------

@@ -19,12 +19,18 @@ functions); snapshots travel as plain dicts and arrive write-protected again.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing as mp
+import os
+import pickle
+import socket
+import subprocess
+import sys
 import threading
 from dataclasses import replace
+from multiprocessing.connection import Connection
 from types import MappingProxyType
 
 from nnviz.core import run as R
+from nnviz.core.errors import NnvizError
 from nnviz.core.scenarios import get_scenario
 from nnviz.core.snapshot import Snapshot
 
@@ -84,6 +90,23 @@ def _decode_event(msg):
     return msg
 
 
+def _sender(conn):
+    """Plain pickle over the socket: multiprocessing's own pickler would hand
+    tensors over as shared memory guarded by the sender's auth key."""
+
+    def send(obj) -> None:
+        conn.send_bytes(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+
+    return send
+
+
+def _receiver(conn):
+    def recv():
+        return pickle.loads(conn.recv_bytes())
+
+    return recv
+
+
 # --- the child ------------------------------------------------------------------------------
 
 
@@ -91,7 +114,7 @@ def _child_main(conn, reserve: int) -> None:
     from nnviz.core.threads import ThreadTuner
 
     run = R.Run(threads=ThreadTuner(reserve=reserve))
-    poll, recv, send = conn.poll, conn.recv, conn.send
+    poll, recv, send = conn.poll, _receiver(conn), _sender(conn)
     try:
         while True:
             due = run.due_in()
@@ -115,18 +138,17 @@ def _child_main(conn, reserve: int) -> None:
 
 
 class RunProcess:
-    """The run loop in a child process; see the module docstring."""
+    """The run loop in a child process; see the module docstring.
 
-    def __init__(self, reserve: int = 1, start_method: str | None = None) -> None:
-        if start_method is None:
-            methods = mp.get_all_start_methods()
-            # forkserver: children fork from a clean server process (no Qt, no
-            # threads), after the first one quickly; spawn where it is missing
-            start_method = "forkserver" if "forkserver" in methods else "spawn"
-        self._ctx = mp.get_context(start_method)
-        if start_method == "forkserver":  # the server imports these once, children inherit
-            # (torch._dynamo: the first optimizer imports it, 2-3 s)
-            self._ctx.set_forkserver_preload(["nnviz.core.run", "torch._dynamo"])
+    The child is a fresh interpreter (``python -m nnviz.core.run_process``)
+    joined by a socket pair: unlike multiprocessing's spawn and forkserver,
+    it never re-runs the parent's main script, so any program — the app, a
+    test runner, a user's unguarded script — can start one.
+    """
+
+    def __init__(self, reserve: int = 1) -> None:
+        if os.name != "posix":  # socket-pair connections are POSIX's
+            raise NnvizError("training in a child process needs a POSIX system")
         self.reserve = reserve
         self._send_lock = threading.Lock()
         self.busy = False  # as far as the events tell
@@ -135,13 +157,17 @@ class RunProcess:
         self._start()
 
     def _start(self) -> None:
-        parent, child = self._ctx.Pipe(duplex=True)
-        self._proc = self._ctx.Process(
-            target=_child_main, args=(child, self.reserve), name="nnviz-training", daemon=True
+        ours, theirs = socket.socketpair()
+        fd = theirs.fileno()
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "nnviz.core.run_process", str(fd), str(self.reserve)],
+            pass_fds=[fd],
+            stdin=subprocess.DEVNULL,
+            close_fds=True,
         )
-        self._proc.start()
-        child.close()
-        self._conn = parent
+        theirs.close()
+        self._conn = Connection(ours.detach())
+        self._send, self._recv = _sender(self._conn), _receiver(self._conn)
 
     @property
     def pid(self) -> int | None:
@@ -153,7 +179,7 @@ class RunProcess:
         msg = _encode_command(command)
         # the child gone: advance() reports it and starts another
         with self._send_lock, contextlib.suppress(OSError, ValueError):
-            self._conn.send(msg)
+            self._send(msg)
 
     def wake(self) -> None:
         """Nothing to do: :meth:`advance` waits at most its ``wait``."""
@@ -168,7 +194,7 @@ class RunProcess:
             if not conn.poll(wait):
                 return out
             while True:
-                for msg in conn.recv():
+                for msg in self._recv():
                     ev = _decode_event(msg)
                     if isinstance(ev, R.StateChanged):
                         self.busy = ev.playing
@@ -179,8 +205,11 @@ class RunProcess:
             return out + self._child_died()
 
     def _child_died(self) -> list:
-        self._proc.join(1.0)
-        code = self._proc.exitcode
+        try:
+            code = self._proc.wait(1.0)
+        except subprocess.TimeoutExpired:  # the pipe broke but it lives: end it
+            self._proc.kill()
+            code = self._proc.wait()
         self.restarts += 1
         self.busy = False
         with contextlib.suppress(OSError):
@@ -202,13 +231,20 @@ class RunProcess:
         """Stop the child and wait for it; True when it ended (else it is killed)."""
         try:
             with self._send_lock:
-                self._conn.send(_STOP)
+                self._send(_STOP)
         except (OSError, ValueError):
             pass
-        self._proc.join(timeout)
-        ended = not self._proc.is_alive()
-        if not ended:
+        try:
+            self._proc.wait(timeout)
+            ended = True
+        except subprocess.TimeoutExpired:
             self._proc.kill()
-            self._proc.join(1.0)
-        self._conn.close()
+            self._proc.wait()
+            ended = False
+        with contextlib.suppress(OSError):
+            self._conn.close()
         return ended
+
+
+if __name__ == "__main__":  # the child: python -m nnviz.core.run_process FD RESERVE
+    _child_main(Connection(int(sys.argv[1])), int(sys.argv[2]))

@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import os
 import statistics
+import time
 
 import torch
 
@@ -50,6 +51,16 @@ ABANDON_AFTER = (2.0, 1.5, 1.3)
 ABANDON_WARMUP = 4.0
 # Larger counts are not tried once a count came out this much slower than the best.
 STOP_SEARCH = 1.3
+# Before trying one more thread, the CPUs this process may use must have had at
+# least SPARE_CORES idle on average (from /proc/stat) while the previous count
+# ran, over at least IDLE_WINDOW_S (the count runs on until then, at most
+# IDLE_MAX_STEPS × trial_steps steps). With no idle core an extra thread shares a
+# core with another program, and each of its parallel regions waits for a time
+# slice: 16–44 ms a region measured with a busy loop on the other core, 125–385
+# ms a mnist-mlp step; one such step costs more than the whole trial saves.
+SPARE_CORES = 0.5
+IDLE_WINDOW_S = 0.05
+IDLE_MAX_STEPS = 16
 # Monitoring: a step is "slow" above SLOW × the chosen median, "fast" below it ÷ SLOW.
 SLOW = 1.6
 # A window ends after at least WINDOW_STEPS steps and WINDOW_S seconds of step time;
@@ -70,6 +81,35 @@ def available_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
+
+
+try:
+    TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
+except (AttributeError, ValueError, OSError):
+    TICK_S = 0.01
+clock = time.perf_counter  # module attributes, so tests can drive a synthetic machine
+
+
+def idle_ticks() -> int | None:
+    """Idle (and I/O wait) clock ticks so far of the CPUs this process may use,
+    from ``/proc/stat``; None where there is none (not Linux). About 30 µs."""
+    try:
+        with open("/proc/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    try:
+        cpus = os.sched_getaffinity(0)
+    except (AttributeError, OSError):
+        cpus = None
+    total = 0
+    for line in data.split(b"\n"):
+        if not (line.startswith(b"cpu") and line[3:4].isdigit()):
+            continue
+        fields = line.split()
+        if cpus is None or int(fields[0][3:]) in cpus:
+            total += int(fields[4]) + (int(fields[5]) if len(fields) > 5 else 0)
+    return total
 
 
 def candidate_counts(max_threads: int) -> list[int]:
@@ -138,6 +178,8 @@ class ThreadTuner:
         self.candidates = candidate_counts(self.max_threads)
         # Trial results (count -> median step seconds; inf: abandoned) of the last trial.
         self.last_trial: dict[int, float] = {}
+        # Counts the last trial did not try for want of an idle core -> the idle cores seen.
+        self.not_tried: dict[int, float] = {}
         self.trials = 0  # trials completed
         self.reference_s = math.nan  # the chosen count's median step time
         self._applied = 0  # the count set on the stepping thread (0: none yet)
@@ -204,6 +246,8 @@ class ThreadTuner:
             f"{n}: {t * 1e3:.2f} ms" if math.isfinite(t) else f"{n}: abandoned"
             for n, t in sorted(self.last_trial.items())
         )
+        for n, spare in sorted(self.not_tried.items()):
+            times += f", {n}: not tried ({spare:.1f} cores idle)"
         return f"{self._want} torch thread(s), chosen by timing steps ({times})"
 
     # --- trial ----------------------------------------------------------------------------
@@ -212,6 +256,7 @@ class ThreadTuner:
         self._tuning = True
         self._start_count = self._want if self.trials else 0
         self._results: dict[int, float] = {}
+        self._not_tried: dict[int, float] = {}
         self._best = math.inf
         self._index = 0
         self._begin_candidate()
@@ -220,6 +265,8 @@ class ThreadTuner:
         self._want = self.candidates[self._index]
         self._skip = WARMUP_STEPS
         self._samples: list[float] = []
+        self._idle0 = idle_ticks() if self._index + 1 < len(self.candidates) else None
+        self._t0 = clock()
 
     def _trial_step(self, seconds: float) -> None:
         if not (seconds >= 0 and math.isfinite(seconds)):
@@ -241,13 +288,34 @@ class ThreadTuner:
         if k < self.trial_steps:
             return
         med = statistics.median(samples)
+        last = self._index + 1 >= len(self.candidates)
+        if not last and med <= STOP_SEARCH * min(best, med):
+            spare = self._spare_cores(k)
+            if spare is None:  # the idle window is still short: run on
+                return
+            if spare < SPARE_CORES:
+                self._not_tried[self.candidates[self._index + 1]] = spare
+                last = True
         self._results[self._want] = med
         self._best = min(best, med)
         self._index += 1
-        if self._index >= len(self.candidates) or med > STOP_SEARCH * self._best:
+        if last or med > STOP_SEARCH * self._best:
             self._finish_trial()
         else:
             self._begin_candidate()
+
+    def _spare_cores(self, k: int) -> float | None:
+        """Idle cores (average) since this count began; inf when unknown (no
+        /proc/stat); None while the window is too short to tell."""
+        if self._idle0 is None:
+            return math.inf
+        elapsed = clock() - self._t0
+        if elapsed < IDLE_WINDOW_S and k < IDLE_MAX_STEPS * self.trial_steps:
+            return None
+        now = idle_ticks()
+        if now is None or elapsed <= 0:
+            return math.inf
+        return (now - self._idle0) * TICK_S / elapsed
 
     def _finish_trial(self) -> None:
         results = self._results
@@ -255,6 +323,7 @@ class ThreadTuner:
         limit = best / (1 - MORE_THREADS_GAIN)
         choice = min(n for n, t in results.items() if t <= limit)
         self.last_trial = dict(results)
+        self.not_tried = dict(self._not_tried)
         self.trials += 1
         self._want = choice
         self.reference_s = results[choice]

@@ -23,9 +23,12 @@ from nnviz.qt.theme import DARK, Theme, colour_map
 BAR_W = 120  # colour bar length, pixels at scale 1
 BAR_H = 11  # and thickness
 PAD = 12  # margin and gap between the parts, pixels at scale 1
-NOTE = "width ∝ |w|; big layers: strongest |w·a| only"
+NOTE = "width ∝ |w|; big layers: strongest |w·a|"
 VALUES_MAX = 16  # input and output columns of discs up to this width show each value
 TOP_PX, BOTTOM_PX = 70, 56  # room for the titles above and the notes below the columns
+# A new scale re-lays out the axis in Python (about 0.5 ms): at most this often,
+# the newest value always shown in the end. Nobody reads a number changing 30 times a second.
+TICKS_EVERY_MS = 250
 
 
 class _Bar:
@@ -63,13 +66,23 @@ class _Bar:
         line = QtGui.QFontMetricsF(font).height()
         top.setHeight(int(line * 1.25))
         bottom.setHeight(int(line + 3 * s))
+        _cache(bar)  # a repaint of the view blits the bar unless its scale changed
 
-    def set_scale(self, vmax: float | None) -> None:
-        """−vmax … +vmax on the axis; None: ±max (a scale per layer)."""
-        lo, hi = (f"{MINUS}{fmt(vmax, 2)}", f"+{fmt(vmax, 2)}") if vmax else (f"{MINUS}max", "+max")
-        if (lo, hi) != self.ticks:  # new tick text re-lays the axis: only when it changes
-            self.ticks = (lo, hi)
-            self.item.axis.setTicks([[(-1.0, lo), (0.0, "0"), (1.0, hi)]])
+    @staticmethod
+    def tick_text(vmax: float | None) -> tuple[str, str]:
+        """−vmax … +vmax; None: ±max (a scale per layer)."""
+        return (f"{MINUS}{fmt(vmax, 2)}", f"+{fmt(vmax, 2)}") if vmax else (f"{MINUS}max", "+max")
+
+    def set_ticks(self, ticks: tuple[str, str]) -> None:
+        if ticks != self.ticks:  # new tick text re-lays the axis: only when it changes
+            self.ticks = ticks
+            self.item.axis.setTicks([[(-1.0, ticks[0]), (0.0, "0"), (1.0, ticks[1])]])
+
+
+def _cache(item: QtWidgets.QGraphicsItem) -> None:
+    item.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+    for child in item.childItems():
+        _cache(child)
 
 
 class NetworkLegend(QtWidgets.QWidget):
@@ -93,8 +106,11 @@ class NetworkLegend(QtWidgets.QWidget):
         )
         self.show_grad = True
         self._caption_x = 0.0
-        self.activation.set_scale(1.0)
-        self.gradient.set_scale(None)
+        self.activation.set_ticks(_Bar.tick_text(1.0))
+        self.gradient.set_ticks(_Bar.tick_text(None))
+        self._ticks_due: tuple[str, str] | None = None
+        self._ticks_timer = QtCore.QTimer(self, singleShot=True, interval=TICKS_EVERY_MS)
+        self._ticks_timer.timeout.connect(self._show_due_ticks)
         self.set_theme(theme)
 
     def set_theme(self, theme: Theme) -> None:
@@ -105,7 +121,7 @@ class NetworkLegend(QtWidgets.QWidget):
         self.setFont(font)
         self.bars.setBackground(theme.background)
         # room for the tick labels at the bars' ends, which overhang them
-        self.bars.ci.setContentsMargins(2 * PAD * s, 0, 2 * PAD * s, 0)
+        self.bars.ci.setContentsMargins(2.5 * PAD * s, 0, 2 * PAD * s, 0)
         self.bars.ci.layout.setHorizontalSpacing(5 * PAD * s)
         for bar in (self.activation, self.gradient):
             bar.set_theme(theme, font)
@@ -127,11 +143,11 @@ class NetworkLegend(QtWidgets.QWidget):
             f"<span style='font-size:{size}pt; font-weight:{weight}'>╱</span>"
             for size, weight in ((9 * t.scale, 300), (11 * t.scale, 600), (13 * t.scale, 900))
         )
-        sign = "".join(
-            f"&nbsp;<span style='color:{c}'>{strokes}</span>&nbsp;{label}&nbsp;&nbsp;"
-            for c, label in ((t.positive, "w &gt; 0"), (t.negative, "w &lt; 0"))
+        sign = "&nbsp;&nbsp;&nbsp;".join(
+            f"<span style='color:{c}'>{strokes}</span>&nbsp;{label}"
+            for c, label in ((t.positive, "w&nbsp;&gt;&nbsp;0"), (t.negative, "w&nbsp;&lt;&nbsp;0"))
         )
-        return f"<span style='color:{t.foreground}'>weight</span>&nbsp;{sign}<br>{NOTE}"
+        return f"<span style='color:{t.foreground}'>weight</span>&nbsp;&nbsp;{sign}<br>{NOTE}"
 
     def set_values(
         self,
@@ -144,7 +160,10 @@ class NetworkLegend(QtWidgets.QWidget):
         caption, whose lines are split by ``\\n``), and whether gradients are
         shown. Only what changed is redrawn: the colour bars not at all while
         their scale reads the same."""
-        self.activation.set_scale(act_vmax or 1.0)
+        ticks = _Bar.tick_text(act_vmax or 1.0)
+        self._ticks_due = ticks if ticks != self.activation.ticks else None
+        if self._ticks_due is not None and not self._ticks_timer.isActive():
+            self._show_due_ticks()  # now, and then at most every TICKS_EVERY_MS
         if input_range is not None:
             caption += f" · input x in [{fmt(input_range[0], 2)}, {fmt(input_range[1], 2)}]"
         if caption != self.caption.text():
@@ -153,6 +172,12 @@ class NetworkLegend(QtWidgets.QWidget):
         if show_grad != self.show_grad:
             self.show_grad = show_grad
             self._arrange()
+
+    def _show_due_ticks(self) -> None:
+        if self._ticks_due is not None:
+            self.activation.set_ticks(self._ticks_due)
+            self._ticks_due = None
+            self._ticks_timer.start()
 
     def texts(self) -> dict[str, str]:
         """What the legend says now, by part (hidden parts are left out)."""
@@ -176,7 +201,7 @@ class NetworkLegend(QtWidgets.QWidget):
         pad, h, w = PAD * s, self.height(), self.width()
         self.gradient.item.setVisible(self.show_grad)
         self.bars.ci.layout.setColumnMaximumWidth(1, BAR_W * s if self.show_grad else 0)
-        bars = (BAR_W * s + 5 * pad if self.show_grad else 0) + BAR_W * s + 4 * pad
+        bars = (BAR_W * s + 5 * pad if self.show_grad else 0) + BAR_W * s + 4.5 * pad
         self.bars.setGeometry(0, int(2 * s), int(bars), int(h - 4 * s))
         key_w = self.key.sizeHint().width()
         show_key = bars + key_w + pad <= w
@@ -207,6 +232,7 @@ class ColumnCaptions:
         self.titles: list[pg.TextItem] = []
         self.notes: list[pg.TextItem] = []
         self.values: list[list[pg.TextItem]] = []  # per layer, beside each neuron
+        self._shown: list[dict[int, tuple[str, str]]] = []  # their text and colour
         self._texts: list[tuple[str, str]] = []
         self._scale = 1.0
 
@@ -249,6 +275,7 @@ class ColumnCaptions:
                 for x, y in g.pos:
                     values.append(self._add("", theme.foreground, anchor, small_font, (x + dx, y)))
             self.values.append(values)
+            self._shown.append({})
         self._scale = 1.0
 
     def _add(self, text, colour, anchor, font, pos) -> pg.TextItem:
@@ -263,7 +290,7 @@ class ColumnCaptions:
         for item in (*self.titles, *self.notes, *(v for vs in self.values for v in vs)):
             if item.scene() is not None:
                 self.vb.removeItem(item)
-        self.titles, self.notes, self.values, self._texts = [], [], [], []
+        self.titles, self.notes, self.values, self._texts, self._shown = [], [], [], [], []
 
     def update(self, snap, grad_vmax) -> None:
         """Per frame: the notes (re-laid out only when their text changes) and values."""
@@ -273,10 +300,13 @@ class ColumnCaptions:
                 item.setText(text)
             if self.values[li]:
                 texts, best = geo.value_labels(snap, li)
+                shown = self._shown[li]
                 for i, (lab, text) in enumerate(zip(self.values[li], texts)):
-                    lab.setText(text)
-                    if best >= 0:  # the model's answer stands out
-                        lab.setColor(self.theme.accent if i == best else self.theme.foreground)
+                    colour = self.theme.accent if i == best else self.theme.foreground
+                    if (text, colour) != shown.get(i):  # re-laying out text costs more
+                        shown[i] = (text, colour)
+                        lab.setText(text)
+                        lab.setColor(colour)  # the model's answer stands out
 
     def set_light(self, opacity) -> None:
         """The values dim with their layer during the forward sweep."""

@@ -46,6 +46,7 @@ def train_for_render(
     n = steps if steps is not None else min(info.steps_per_epoch * 5, 300)
     if n > 0:
         run.submit(R.Step(n))
+        run.drive(keep)  # commands take effect at once: the steps first, then the rest
     run.submit(R.Evaluate())
     run.submit(R.RequestSnapshot())  # the model after its last step
     run.drive(keep)

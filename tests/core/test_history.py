@@ -295,13 +295,16 @@ def test_series_skips_missing_values():
     np.testing.assert_allclose(h.series(1, 2, "z")[1], [0.4])
 
 
-def test_min_interval_keeps_racing_snapshots_a_few_a_second():
+def test_min_interval_keeps_racing_snapshots_a_few_a_second_and_always_the_newest():
     h = SnapshotHistory(min_interval_s=0.2)
     assert h.add(hand_snapshot(0), now=0.0)
-    assert not h.add(hand_snapshot(50), now=0.05)  # racing: too soon after the last kept
-    assert not h.add(hand_snapshot(91), now=0.16)  # next to 90, but 90 was not kept
-    assert h.add(hand_snapshot(120), now=0.25)  # long enough after the last kept
-    np.testing.assert_array_equal(h.steps, [0, 120])
+    assert h.add(hand_snapshot(50), now=0.05)  # racing: kept as the newest for now...
+    h.add(hand_snapshot(91), now=0.16)  # ...and replaced: it came too soon after step 0
+    np.testing.assert_array_equal(h.steps, [0, 91])
+    h.add(hand_snapshot(120), now=0.25)  # 91 was too soon too; 120 is long enough after 0
+    h.add(hand_snapshot(150), now=0.30)  # the newest is always there to draw
+    np.testing.assert_array_equal(h.steps, [0, 120, 150])
+    assert h.latest.step == 150 and h.at(149).step == 120
     h2 = SnapshotHistory(min_interval_s=0.2)
     h2.add(hand_snapshot(0), now=0.0)
     assert h2.add(hand_snapshot(1), now=0.01)  # one step at a time (Step): always kept

@@ -3,6 +3,8 @@ synthetic (a cost per thread count), so nothing depends on the real clock."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -15,9 +17,38 @@ from nnviz.core.threads import (
     candidate_counts,
 )
 
+REAL_IDLE_TICKS = threads_module.idle_ticks  # before the fixture replaces it
+
+
+class Machine:
+    """A synthetic clock and /proc/stat: time passes only by the steps' costs,
+    and ``idle_cores`` cores sit idle meanwhile."""
+
+    def __init__(self, idle_cores: float | None) -> None:
+        self.now = 0.0
+        self.idle_s = 0.0
+        self.idle_cores = idle_cores
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        self.idle_s += (self.idle_cores or 0.0) * seconds
+
+    def idle_ticks(self) -> int | None:
+        return None if self.idle_cores is None else int(self.idle_s / threads_module.TICK_S)
+
+
+MACHINE = Machine(None)
+
 
 @pytest.fixture(autouse=True)
-def restore_threads():
+def synthetic_machine(monkeypatch):
+    """The real clock and /proc/stat never reach the tuner here: by default the
+    idle-core check is unavailable (as off Linux); tests that want it set
+    ``MACHINE.idle_cores``."""
+    global MACHINE
+    MACHINE = Machine(None)
+    monkeypatch.setattr(threads_module, "clock", lambda: MACHINE.now)
+    monkeypatch.setattr(threads_module, "idle_ticks", lambda: MACHINE.idle_ticks())
     before = torch.get_num_threads()
     yield
     torch.set_num_threads(before)
@@ -31,7 +62,9 @@ def drive(tuner: ThreadTuner, cost, steps: int, log: list | None = None) -> None
         n = torch.get_num_threads()
         if log is not None:
             log.append((tuner.threads, n, tuner.tuning))
-        tuner.after_step(cost(n, i) if callable(cost) else cost[n])
+        seconds = cost(n, i) if callable(cost) else cost[n]
+        MACHINE.advance(seconds)
+        tuner.after_step(seconds)
 
 
 def settle(tuner: ThreadTuner, cost) -> int:
@@ -93,7 +126,7 @@ def test_a_count_whose_warm_up_step_is_very_slow_is_abandoned_at_once():
     # two threads with the other core busy: the first step after switching took 15x
     log: list = []
     tuner = ThreadTuner(max_threads=2)
-    for i in range(100):
+    for _ in range(100):
         drive(tuner, lambda n, i: 8e-3 if n == 1 else 120e-3, 1, log)
         if not tuner.tuning:
             break
@@ -101,6 +134,36 @@ def test_a_count_whose_warm_up_step_is_very_slow_is_abandoned_at_once():
     assert sum(1 for _, n, _ in log if n == 2) == 1
     assert tuner.last_trial[2] == float("inf")
     assert "abandoned" in tuner.describe()
+
+
+def test_no_more_threads_are_tried_while_no_core_is_idle():
+    # another program holds the other core: two threads would wait for it each
+    # parallel region, so the tuner does not pay for finding that out
+    MACHINE.idle_cores = 0.1
+    log: list = []
+    tuner = ThreadTuner(max_threads=2)
+    for _ in range(1000):
+        drive(tuner, {1: 1e-3, 2: 0.5e-3}, 1, log)
+        if not tuner.tuning:
+            break
+    assert tuner.threads == 1
+    assert all(n == 1 for _, n, _ in log)
+    assert list(tuner.not_tried) == [2] and tuner.not_tried[2] < threads_module.SPARE_CORES
+    assert "2: not tried (0.0 cores idle)" in tuner.describe()  # 5 ms idle: under a tick
+
+
+def test_with_an_idle_core_the_next_count_is_tried_after_a_short_window():
+    MACHINE.idle_cores = 1.0
+    log: list = []
+    tuner = ThreadTuner(max_threads=2, trial_steps=8)
+    for _ in range(1000):
+        drive(tuner, {1: 1e-3, 2: 0.5e-3}, 1, log)
+        if not tuner.tuning:
+            break
+    assert tuner.threads == 2 and not tuner.not_tried
+    at_one = sum(1 for _, n, _ in log if n == 1)
+    # one thread ran until the idle window was long enough to read (50 ms of 1 ms steps)
+    assert at_one == pytest.approx(threads_module.IDLE_WINDOW_S / 1e-3, abs=2)
 
 
 def test_larger_counts_are_not_tried_after_a_clearly_slower_one():
@@ -261,3 +324,12 @@ def test_threads_flag_takes_a_positive_count_and_defaults_to_timing():
     with pytest.raises(SystemExit):
         parser.parse_args(["--threads", "0"])
     assert "chosen by timing" in parser.format_help()
+
+
+def test_idle_ticks_reads_proc_stat_where_there_is_one():
+    ticks = REAL_IDLE_TICKS()
+    if not os.path.exists("/proc/stat"):
+        assert ticks is None
+        return
+    assert isinstance(ticks, int) and ticks >= 0
+    assert REAL_IDLE_TICKS() >= ticks  # a counter: it never goes back

@@ -111,3 +111,15 @@ def test_weight_matrix_window_shows_the_layer_on_the_theme_map(qtbot, snap):
     lut = win.bar.colorMap().getLookupTable(nPts=256, alpha=True)
     np.testing.assert_array_equal(lut, diverging_lut(LIGHT))
     assert not WeightMatrixWindow(9, DARK).show_snapshot(snap)  # no such layer
+
+
+def test_a_changing_scale_is_shown_at_once_and_its_last_value_in_the_end(shown, qtbot):
+    legend = shown(NetworkLegend(theme=DARK), 1200, 60)
+    for v in (2.0, 3.0, 4.0, 5.0):  # frames faster than the scale is re-lettered
+        legend.set_values(v, None, "step 1", True)
+    assert legend.texts()["activation"] == "activation a: −2 0 +2"  # the first, at once
+    qtbot.waitUntil(lambda: legend.texts()["activation"] == "activation a: −5 0 +5", timeout=2000)
+    legend.set_values(6.0, None, "step 2", True)
+    legend.set_values(5.0, None, "step 3", True)  # back to what is shown: nothing pending
+    qtbot.wait(600)
+    assert legend.texts()["activation"] == "activation a: −5 0 +5"
