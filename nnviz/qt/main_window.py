@@ -32,7 +32,7 @@ from nnviz.qt.preferences import save_window
 from nnviz.qt.session import Session
 from nnviz.qt.theme import DARK, LIGHT, Theme, apply_theme
 from nnviz.qt.view_links import LayerModuleLink
-from nnviz.qt.views import VIEWS, make_views
+from nnviz.qt.views import VIEWS, ViewFeed, make_views
 
 PRESENTER_SCALE = 1.6
 
@@ -57,6 +57,7 @@ class MainWindow(QMainWindow):
 
         # --- views (one list: nnviz.qt.views) ------------------------------------------------
         self.views = make_views(theme, self.session.history)
+        self.feed = ViewFeed(self.views)
         v = self.views
         self.network, self.boundary, self.loss = v["network"], v["boundary"], v["loss"]
         self.graph, self.formulas = v["graph"], v["formulas"]
@@ -233,8 +234,7 @@ class MainWindow(QMainWindow):
     def on_built(self, info) -> None:
         self._show_scenario(info.scenario)
         self.controls.show_config(info.scenario, info.config, info.param_count, info.device)
-        for view in self.views.values():
-            view.reset()
+        self.feed.reset()
         self.link.set_layers(info.layer_modules)
         self.formulas.set_loss(info.config.loss)
         self.graph.set_scalar_allowed(
@@ -254,8 +254,7 @@ class MainWindow(QMainWindow):
             self.session.request_graph()
 
     def on_snapshot(self, snap) -> None:
-        for view in self.views.values():
-            view.set_snapshot(snap)
+        self.feed.show(snap, self.session.pacer.racing)
 
     def on_rejected(self, info) -> None:
         """A setting could not be built: show again what is in use."""
@@ -272,8 +271,7 @@ class MainWindow(QMainWindow):
         if phase != self._phase:  # the edges are redrawn only while the passes animate
             self._phase = phase
             self.network.set_phase(*phase)
-        for view in self.views.values():
-            view.refresh()
+        self.feed.refresh(s.pacer.racing)
         if s.scenario is not None and s.scenario.trainable and s.info is None:
             self.status_step.setText(f"Building {s.scenario.title}…")
         elif s.scenario is not None and s.scenario.trainable:

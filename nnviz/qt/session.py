@@ -22,7 +22,7 @@ from nnviz.core.engine import TrainConfig
 from nnviz.core.history import History
 from nnviz.core.run_process import RunProcess
 from nnviz.core.scenarios import Scenario, get_scenario
-from nnviz.qt.frame_pacer import FRAME_MS, FramePacer
+from nnviz.qt.frame_pacer import CHILD_GUI_BUDGET, CHILD_MAX_FRAME_MS, FRAME_MS, FramePacer
 from nnviz.qt.pass_animator import PassAnimator
 from nnviz.qt.worker import WorkerThread
 
@@ -59,13 +59,17 @@ class Session(QObject):
         self.rate = 0.0
         self.last_loss = math.nan  # the newest step's loss, NaN/Inf included
         self.animator = PassAnimator()
-        self.pacer = FramePacer()
         self._full_speed = True
         self._newest = None
         self._in_flight = False
         if in_process is None:  # tests reach into the trainer: they train in this process
             in_process = os.environ.get("NNVIZ_IN_PROCESS", "") not in ("", "0")
         self.in_process = in_process
+        self.pacer = (
+            FramePacer()
+            if in_process
+            else FramePacer(budget=CHILD_GUI_BUDGET, max_ms=CHILD_MAX_FRAME_MS)
+        )
         self._threads = WorkerThread(None if in_process else RunProcess(reserve=1))
         self._threads.worker.event.connect(self._on_event, Qt.QueuedConnection)
         self._threads.start()

@@ -10,6 +10,7 @@ places it. Every view follows :class:`nnviz.qt.view_protocol.View` and takes
 from __future__ import annotations
 
 import importlib
+import time
 from dataclasses import dataclass
 
 from nnviz.core.history import History
@@ -24,6 +25,9 @@ class ViewSpec:
     target: str  # "module:Class"
     place: str  # "network" (the network tab), "below" (under the tabs), "tab", "dock"
     tooltip: str = ""
+    # while training races, the view is redrawn at most this often: the eye
+    # follows the network's colours at 30 Hz, a curve or a field at a few Hz
+    racing_hz: float = 30.0
 
     def make(self, theme: Theme, history: History) -> View:
         module, cls = self.target.split(":")
@@ -32,8 +36,10 @@ class ViewSpec:
 
 VIEWS: tuple[ViewSpec, ...] = (
     ViewSpec("network", "Network", "nnviz.qt.network_view:NetworkView", "network"),
-    ViewSpec("boundary", "Decision boundary", "nnviz.qt.boundary_view:BoundaryView", "network"),
-    ViewSpec("loss", "Loss", "nnviz.qt.loss_view:LossView", "below"),
+    ViewSpec(
+        "boundary", "Decision boundary", "nnviz.qt.boundary_view:BoundaryView", "network", "", 10
+    ),
+    ViewSpec("loss", "Loss", "nnviz.qt.loss_view:LossView", "below", "", 5),
     ViewSpec("graph", "Autograd graph", "nnviz.qt.graph_panel:GraphPanel", "tab"),
     ViewSpec(
         "formulas",
@@ -42,6 +48,7 @@ VIEWS: tuple[ViewSpec, ...] = (
         "dock",
         "The backprop formulas with the selected neuron's real numbers "
         "(click a neuron in the network)",
+        10,
     ),
 )
 BY_NAME = {spec.name: spec for spec in VIEWS}
@@ -51,3 +58,41 @@ def make_views(theme: Theme, history: History, names=None) -> dict[str, View]:
     """The views named (all by default), in the list's order."""
     wanted = BY_NAME.keys() if names is None else set(names)
     return {s.name: s.make(theme, history) for s in VIEWS if s.name in wanted}
+
+
+class ViewFeed:
+    """Hands snapshots and refreshes to the views, each at its own pace while
+    training races (``ViewSpec.racing_hz``), every time otherwise."""
+
+    def __init__(self, views: dict[str, View]) -> None:
+        self.views = views
+        self._period = {name: 1.0 / BY_NAME[name].racing_hz for name in views}
+        self._last = dict.fromkeys(views, -1e9)
+        self._pending: dict[str, object] = {}
+
+    def _due(self, name: str, racing: bool, now: float) -> bool:
+        return not racing or now - self._last[name] >= self._period[name]
+
+    def show(self, snap, racing: bool, now: float | None = None) -> None:
+        now = time.perf_counter() if now is None else now
+        for name, view in self.views.items():
+            if self._due(name, racing, now):
+                view.set_snapshot(snap)
+                self._pending.pop(name, None)
+            else:  # drawn at its next turn, so the newest always arrives
+                self._pending[name] = snap
+
+    def refresh(self, racing: bool, now: float | None = None) -> None:
+        now = time.perf_counter() if now is None else now
+        for name, view in self.views.items():
+            if self._due(name, racing, now):
+                snap = self._pending.pop(name, None)
+                if snap is not None:
+                    view.set_snapshot(snap)
+                view.refresh()
+                self._last[name] = now
+
+    def reset(self) -> None:
+        self._pending.clear()
+        for view in self.views.values():
+            view.reset()
