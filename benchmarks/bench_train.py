@@ -272,6 +272,10 @@ def run_cell(cell: Cell, load: str, variants: dict[str, list[str]], repeats: int
     }
 
 
+def _count(name: str) -> int:
+    return int(name.split("@")[1])
+
+
 def _loadavg() -> float:
     """The 1-minute load average (other people's work on a shared machine shows here)."""
     try:
@@ -283,7 +287,7 @@ def _loadavg() -> float:
 def table(results: list[dict], threads: int | None, driver: bool) -> str:
     cols = ["nnviz"] + ([f"nnviz@{threads}"] if threads is not None else [])
     cols += ["tuned"] if driver else []
-    head = ["case", "load", "load avg", "best plain loop"]
+    head = ["case", "load", "load avg", "best plain loop", "plain, torch's default count"]
     for c in cols:
         head += [f"{c} train", f"{c} process"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -291,6 +295,9 @@ def table(results: list[dict], threads: int | None, driver: bool) -> str:
         a, b = res["loadavg"]
         row = [res["case"], res["load"], f"{a:.1f}→{b:.1f}"]
         row.append(f"{res['best_plain_s']:.3f} s ({res['best_plain']})")
+        default = max((k for k in res["median_s"] if k.startswith("plain@")), key=_count)
+        ratio = res["median_s"][default] / res["best_plain_s"]
+        row.append(f"{ratio:.2f}× ({default})")
         for c in cols:
             if c in res["ratio"]:
                 mark = "**" if res["ratio"][c] <= GOAL else ""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import queue
 import socket
 import subprocess
 import sys
@@ -114,9 +115,16 @@ def _child_main(conn, reserve: int) -> None:
     from nnviz.core.threads import ThreadTuner
 
     run = R.Run(threads=ThreadTuner(reserve=reserve))
-    poll, recv, send = conn.poll, _receiver(conn), _sender(conn)
+    poll, recv = conn.poll, _receiver(conn)
+    # Events are pickled and sent by a thread of their own: a send blocks
+    # while the socket is full, and the window reads it only between frames
+    # (its reading thread needs the GIL the painting holds). Training never
+    # waits for that; the sender does.
+    outbox: queue.SimpleQueue = queue.SimpleQueue()
+    sender = threading.Thread(target=_send_all, args=(conn, outbox), daemon=True)
+    sender.start()
     try:
-        while True:
+        while sender.is_alive():
             due = run.due_in()
             # a command may arrive while waiting; a step due now waits for nothing
             if poll(min(due, IDLE_POLL_S) if due > 0 else 0):
@@ -129,9 +137,20 @@ def _child_main(conn, reserve: int) -> None:
                         break
             events = run.advance(wait=0)
             if events:
-                send([_encode_event(ev) for ev in events])
+                outbox.put(events)
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         return  # the window went away: nothing to report to
+    finally:
+        outbox.put(None)
+
+
+def _send_all(conn, outbox: queue.SimpleQueue) -> None:
+    send = _sender(conn)
+    try:
+        while (events := outbox.get()) is not None:
+            send([_encode_event(ev) for ev in events])
+    except (BrokenPipeError, OSError):
+        return  # the window went away; the main loop sees it and ends
 
 
 # --- the parent -------------------------------------------------------------------------------

@@ -68,6 +68,12 @@ SLOW = 1.6
 WINDOW_STEPS = 16
 WINDOW_S = 0.5
 SUSTAINED = 0.75
+# Without waiting for the window's end: VERY_SLOW_RUN steps in a row each VERY_SLOW×
+# the chosen median start a trial at once (past the cool-down). A program that
+# starts while two threads run made mnist-mlp steps 25-40x slower (measured); a
+# window of 16 such steps would be seconds.
+VERY_SLOW = 4.0
+VERY_SLOW_RUN = 4
 # Windows to wait after a trial before another can start; doubled each time a
 # trial ends on the count it started from (up to MAX_COOLDOWN), so a machine
 # whose load comes and goes does not keep the tuner trialling.
@@ -147,7 +153,8 @@ class ThreadTuner:
     :data:`WINDOW_STEPS` steps and :data:`WINDOW_S` seconds of step time, the
     steps slower than 1.6× the chosen count's median (and faster than it
     ÷ 1.6). When three quarters of a window's steps are slow (another program
-    started) or fast (one stopped), it tries again, at most every few windows.
+    started) or fast (one stopped), it tries again, at most every few windows;
+    four steps in a row 4× slower try again at once (past the cool-down).
 
     Step costs vary on purpose: evaluation steps, snapshot steps while the
     views watch, the first steps of an epoch. Those must not start a trial,
@@ -184,6 +191,7 @@ class ThreadTuner:
         self.reference_s = math.nan  # the chosen count's median step time
         self._applied = 0  # the count set on the stepping thread (0: none yet)
         self._slow_at, self._fast_at = math.inf, 0.0  # monitoring thresholds
+        self._very_slow_at = math.inf
         self._tuning = False
         self._cooldown = COOLDOWN_WINDOWS
         self._wait = 0  # windows still to wait before another trial
@@ -212,8 +220,17 @@ class ThreadTuner:
         elif self.reference_s == self.reference_s:  # monitoring (not NaN: a trial ran)
             if seconds > self._slow_at:
                 self._slow += 1
-            elif seconds < self._fast_at:
-                self._fast += 1
+                if seconds > self._very_slow_at:
+                    self._very_slow_run += 1
+                    if self._very_slow_run >= VERY_SLOW_RUN and self._wait == 0:
+                        self._start_trial()
+                        return
+                else:
+                    self._very_slow_run = 0
+            else:
+                self._very_slow_run = 0
+                if seconds < self._fast_at:
+                    self._fast += 1
             self._n += 1
             self._sum += seconds
             if self._n >= WINDOW_STEPS and self._sum >= WINDOW_S:
@@ -328,6 +345,7 @@ class ThreadTuner:
         self._want = choice
         self.reference_s = results[choice]
         self._slow_at = SLOW * self.reference_s
+        self._very_slow_at = VERY_SLOW * self.reference_s
         self._fast_at = self.reference_s / SLOW
         self._tuning = False
         if choice == self._start_count:  # nothing gained: wait longer next time
@@ -340,7 +358,7 @@ class ThreadTuner:
     # --- monitoring --------------------------------------------------------------------------
 
     def _reset_window(self) -> None:
-        self._n = self._slow = self._fast = 0
+        self._n = self._slow = self._fast = self._very_slow_run = 0
         self._sum = 0.0
 
     def _end_window(self) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from nnviz.core.numfmt import fmt, fmt_array
 from nnviz.core.trace import AutogradTrace, GraphNode
 from nnviz.qt.theme import Theme, diverging_lut, qcolor
 
@@ -28,31 +29,9 @@ HEAT = 32.0  # heatmap side in scene units
 MOD_PREFIX = "mod:"  # display keys of collapsed modules
 
 
-def fmt_num(v: float) -> str:
-    if not np.isfinite(v):
-        return str(v)
-    if v == 0:
-        return "0"
-    a = abs(v)
-    if 1e-3 <= a < 1e5:
-        s = f"{v:.4f}".rstrip("0").rstrip(".")
-        return s if s not in ("-0", "") else "0"
-    return f"{v:.3g}"
-
-
-def fmt_tensor(a: np.ndarray | None, max_items: int = 4) -> str:
-    if a is None:
-        return "—"
-    a = np.asarray(a, dtype=np.float64)
-    if a.size == 1:
-        return fmt_num(float(a.reshape(-1)[0]))
-    if a.size <= max_items:
-        return "[" + ", ".join(fmt_num(float(v)) for v in a.reshape(-1)) + "]"
-    fin = a[np.isfinite(a)]
-    if fin.size == 0:
-        return "all non-finite"
-    bad = "" if fin.size == a.size else f" ({a.size - fin.size} nan/inf)"
-    return f"μ {float(fin.mean()):.3g} σ {float(fin.std()):.3g}{bad}"
+# the one number formatter, under the names the graph code uses
+fmt_num = fmt
+fmt_tensor = fmt_array
 
 
 def op_symbol(n: GraphNode) -> str:

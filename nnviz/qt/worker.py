@@ -48,8 +48,9 @@ class TrainingWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        lower_thread_priority()  # the GUI thread wins the CPU when it needs it
         run, emit = self.run_loop, self.event.emit
+        if isinstance(run, Run):  # training here: the GUI thread wins the CPU when it needs it
+            lower_thread_priority()
         while not self._stop:
             for ev in run.advance():
                 emit(ev)

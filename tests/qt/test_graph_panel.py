@@ -12,6 +12,7 @@ from PySide6 import QtCore
 from nnviz.core.autograd_graph import capture_expression_graph, capture_trainer_graph
 from nnviz.core.engine import TrainConfig, Trainer
 from nnviz.core.gradcheck import gradcheck_scenario_expression
+from nnviz.core.numfmt import fmt
 from nnviz.core.scenarios import get_scenario
 from nnviz.qt.graph_panel import GraphPanel
 
@@ -185,7 +186,7 @@ def test_a_trainer_trace_shows_its_training_step_and_marks_the_loss_curve(qtbot,
     m = panel.stepper.model
     assert m.pos == m.n_steps
     bias = panel.view.items[trace.by_name("0.bias").id]
-    assert bias.grad_text == f"{float(trace.by_name('0.bias').grad[0]):.4f}".rstrip("0")
+    assert bias.grad_text == fmt(float(trace.by_name("0.bias").grad[0]))
     # trainable scenarios ask the worker for the grad check (it owns the model)
     with qtbot.waitSignal(panel.gradCheckRequested, timeout=1000) as asked:
         click(qtbot, panel, "check")
