@@ -70,7 +70,7 @@ WINDOW_S = 0.5
 SUSTAINED = 0.75
 # Without waiting for the window's end: VERY_SLOW_RUN steps in a row each VERY_SLOW×
 # the chosen median start a trial at once (past the cool-down). A program that
-# starts while two threads run made mnist-mlp steps 25-40x slower (measured); a
+# starts while two threads run made mnist-mlp steps 15-45x slower (measured); a
 # window of 16 such steps would be seconds.
 VERY_SLOW = 4.0
 VERY_SLOW_RUN = 4

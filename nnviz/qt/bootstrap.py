@@ -133,11 +133,35 @@ def display_problem(
     return None
 
 
+# Qt messages that say nothing to a user: the offscreen platform (render,
+# tests) cannot resize top-level windows to their size hints.
+_QT_NOISE = ("This plugin does not support propagateSizeHints()",)
+
+
+def _quiet_known_qt_noise() -> None:
+    """Drop Qt's known noise; everything else still reaches stderr (so an
+    error from ``nnviz render`` stays the one line it should be)."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    previous = None
+
+    def handler(mode, context, message) -> None:
+        if message in _QT_NOISE:
+            return
+        if previous is not None:
+            previous(mode, context, message)
+        else:
+            sys.stderr.write(message + "\n")
+
+    previous = qInstallMessageHandler(handler)
+
+
 def make_app(argv: list[str] | None = None):
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance()
     if app is None:
+        _quiet_known_qt_noise()
         app = QApplication(argv or ["nnviz"])
         app.setApplicationName("nnviz")
         app.setOrganizationName(os.environ.get("NNVIZ_SETTINGS_ORG", "nnviz"))
