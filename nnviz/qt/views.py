@@ -39,7 +39,7 @@ VIEWS: tuple[ViewSpec, ...] = (
     ViewSpec(
         "boundary", "Decision boundary", "nnviz.qt.boundary_view:BoundaryView", "network", "", 10
     ),
-    ViewSpec("loss", "Loss", "nnviz.qt.loss_view:LossView", "below", "", 5),
+    ViewSpec("loss", "Loss", "nnviz.qt.loss_view:LossView", "below", "", 2),
     ViewSpec("graph", "Autograd graph", "nnviz.qt.graph_panel:GraphPanel", "tab"),
     ViewSpec(
         "formulas",
