@@ -15,7 +15,6 @@ import numpy as np
 
 from nnviz.core.arrays import frozen
 
-
 __all__ = ["DecisionField", "LayerSnapshot", "Snapshot", "frozen"]
 
 
