@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nnviz.cli.common import add_threads_flag, nonnegative_int
+from nnviz.cli.common import add_threads_flag, nonnegative_int, positive_int
 
 
 def register(sub) -> None:
@@ -17,6 +17,13 @@ def register(sub) -> None:
     p.add_argument("--theme", choices=("dark", "light"), help="colour theme")
     p.add_argument("--presenter", action="store_true", help="start in presenter mode")
     add_threads_flag(p)
+    p.add_argument(
+        "--history-mb",
+        type=positive_int,
+        default=256,
+        metavar="MB",
+        help="memory for the snapshots kept to scrub back through (default 256)",
+    )
     p.set_defaults(func=run)
 
 

@@ -202,7 +202,16 @@ def open_window(args: argparse.Namespace):
     theme = LIGHT if theme_name == "light" else DARK
     apply_theme(app, theme)
     overrides = {"seed": args.seed, "device": device}
-    win = MainWindow(args.scenario or DEFAULT_SCENARIO, data, theme=theme, overrides=overrides)
+    from nnviz.core.history import History
+
+    budget = getattr(args, "history_mb", 256) * 2**20
+    win = MainWindow(
+        args.scenario or DEFAULT_SCENARIO,
+        data,
+        theme=theme,
+        overrides=overrides,
+        history=History(snapshot_budget=budget),
+    )
     restore_window(win)
     threads = getattr(args, "threads", None)
     if threads:  # the settings show it, and it reaches the run through them

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from nnviz.core.autograd_graph import MAX_SCALAR_WEIGHTS
 from nnviz.core.errors import NnvizError
+from nnviz.core.history import History
 from nnviz.qt.actions import make_actions
 from nnviz.qt.controls import ControlsPanel
 from nnviz.qt.help_overlay import HelpOverlay
@@ -44,6 +45,7 @@ class MainWindow(QMainWindow):
         data_dir: Path | None = None,
         theme: Theme = DARK,
         overrides: dict | None = None,
+        history: History | None = None,
     ):
         super().__init__()
         self.setWindowTitle("nnviz")
@@ -52,7 +54,7 @@ class MainWindow(QMainWindow):
         self._phase: tuple = (None, 0.0)
         self._error_box: QMessageBox | None = None
         self._shown = None  # the scenario the window shows
-        self.session = Session(self)
+        self.session = Session(self, history=history)
         self.actions_ = make_actions(self)
 
         # --- views (one list: nnviz.qt.views) ------------------------------------------------

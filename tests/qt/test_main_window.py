@@ -104,6 +104,17 @@ def params(w) -> dict[str, np.ndarray]:
 # --- opening -----------------------------------------------------------------------------
 
 
+def test_open_flags_set_the_threads_and_the_history_budget(qtbot, app):
+    args = build_parser().parse_args(["open", "xor", "--threads", "1", "--history-mb", "3"])
+    w = ready(qtbot, open_window(args))
+    try:
+        assert w.session.history.snapshots.budget == 3 * 2**20
+        assert w.controls.threads.value() == 1  # shown in the settings, sent to the run
+        qtbot.waitUntil(lambda: w.session.worker.run_loop.tuner.fixed == 1, timeout=WAIT_MS)
+    finally:
+        w.close()
+
+
 def test_nnviz_opens_the_default_scenario_ready_to_play_and_open_id_another(qtbot, app):
     w = ready(qtbot, open_window(build_parser().parse_args(["open"])))
     try:
