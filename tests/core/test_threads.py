@@ -114,12 +114,23 @@ def test_a_clearly_slower_count_is_abandoned_after_few_steps():
     log: list = []
     tuner = ThreadTuner(max_threads=2, trial_steps=8)
     for _ in range(100):
-        drive(tuner, {1: 0.5e-3, 2: 1.5e-3}, 1, log)
+        drive(tuner, {1: 2e-3, 2: 6e-3}, 1, log)
         if not tuner.tuning:
             break
     assert tuner.threads == 1
     at_two = sum(1 for _, n, _ in log if n == 2)
     assert at_two == WARMUP_STEPS + 1
+
+
+def test_steps_too_small_to_split_never_try_more_threads():
+    log: list = []
+    tuner = ThreadTuner(max_threads=2, trial_steps=8)
+    for _ in range(100):
+        drive(tuner, {1: 0.6e-3, 2: 0.3e-3}, 1, log)  # even if two would be faster
+        if not tuner.tuning:
+            break
+    assert tuner.threads == 1 and not tuner.tuning
+    assert all(n == 1 for _, n, _ in log)  # the thread team was never started
 
 
 def test_a_count_whose_warm_up_step_is_very_slow_is_abandoned_at_once():
@@ -170,7 +181,7 @@ def test_larger_counts_are_not_tried_after_a_clearly_slower_one():
     log: list = []
     tuner = ThreadTuner(max_threads=6)
     for _ in range(500):
-        drive(tuner, {1: 1e-3, 2: 0.6e-3, 3: 1e-3, 4: 0.1e-3, 5: 1e-3, 6: 1e-3}, 1, log)
+        drive(tuner, {1: 10e-3, 2: 6e-3, 3: 10e-3, 4: 1e-3, 5: 10e-3, 6: 10e-3}, 1, log)
         if not tuner.tuning:
             break
     assert tuner.threads == 2
