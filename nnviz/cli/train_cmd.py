@@ -88,7 +88,10 @@ def run(args: argparse.Namespace) -> int:
         )
     t0 = time.perf_counter()
     run = R.Run(threads=ThreadTuner(fixed=args.threads))
-    run.submit(R.Configure(sc, config_from_args(sc, args), args.data))
+    # no evaluations along the way: nothing shows them, and the result's metrics
+    # come from one full evaluation at the end
+    config = replace(config_from_args(sc, args), eval_every=-1)
+    run.submit(R.Configure(sc, config, args.data))
     run.drive()
     trainer = run.trainer
     ds = trainer.dataset
