@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import replace
 from multiprocessing.connection import Connection
 from types import MappingProxyType
@@ -123,6 +124,7 @@ def _child_main(conn, reserve: int) -> None:
     outbox: queue.SimpleQueue = queue.SimpleQueue()
     sender = threading.Thread(target=_send_all, args=(conn, outbox), daemon=True)
     sender.start()
+    outbox.put([R.StateChanged(False)])  # up and running: the parent knows it started
     try:
         while sender.is_alive():
             due = run.due_in()
@@ -173,13 +175,17 @@ class RunProcess:
         self.busy = False  # as far as the events tell
         self.trainer = None  # it lives in the child
         self.restarts = 0
+        self.dead = False  # the child could not start: the driver falls back to a Run
         self._start()
 
+    child_module = "nnviz.core.run_process"  # what the child runs (``python -m``)
+
     def _start(self) -> None:
+        self._ready = False  # until the child's first message
         ours, theirs = socket.socketpair()
         fd = theirs.fileno()
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "nnviz.core.run_process", str(fd), str(self.reserve)],
+            [sys.executable, "-m", self.child_module, str(fd), str(self.reserve)],
             pass_fds=[fd],
             stdin=subprocess.DEVNULL,
             close_fds=True,
@@ -207,13 +213,18 @@ class RunProcess:
 
     def advance(self, wait: float = 0.1) -> list:
         """The events the child sent, waiting up to ``wait`` seconds for some."""
+        if self.dead:
+            time.sleep(wait)
+            return []
         conn = self._conn
         out: list = []
         try:
             if not conn.poll(wait):
                 return out
             while True:
-                for msg in self._recv():
+                msgs = self._recv()
+                self._ready = True
+                for msg in msgs:
                     ev = _decode_event(msg)
                     if isinstance(ev, R.StateChanged):
                         self.busy = ev.playing
@@ -229,12 +240,24 @@ class RunProcess:
         except subprocess.TimeoutExpired:  # the pipe broke but it lives: end it
             self._proc.kill()
             code = self._proc.wait()
-        self.restarts += 1
         self.busy = False
         with contextlib.suppress(OSError):
             self._conn.close()
-        self._start()
         why = f"exit code {code}" if code is not None and code >= 0 else f"signal {-(code or 0)}"
+        if not self._ready:  # it never came up: starting another would fail alike
+            self.dead = True
+            return [
+                R.StateChanged(False),
+                R.Unloaded(),
+                R.Halted(
+                    R.HALT_ERROR,
+                    f"The training process could not start ({why}); training goes on "
+                    "in the window's own process.",
+                    "",
+                ),
+            ]
+        self.restarts += 1
+        self._start()
         return [
             R.StateChanged(False),
             R.Unloaded(),

@@ -54,6 +54,9 @@ class TrainingWorker(QObject):
         while not self._stop:
             for ev in run.advance():
                 emit(ev)
+            if getattr(run, "dead", False):  # the child could not start: train here
+                run = self.run_loop = Run(threads=ThreadTuner(reserve=1))
+                lower_thread_priority()
         QThread.currentThread().quit()  # let the thread's event loop end at once
 
 

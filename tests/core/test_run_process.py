@@ -84,3 +84,16 @@ def test_a_crash_in_the_child_is_reported_and_a_fresh_child_trains_on(child):
     child.submit(R.Step(3))
     got = events_until(child, lambda ev: any(isinstance(e, R.Metrics) and e.step == 3 for e in ev))
     assert of(got, R.Built)
+
+
+def test_a_child_that_cannot_start_is_reported_once_and_not_restarted(monkeypatch):
+    monkeypatch.setattr(RunProcess, "child_module", "nnviz.core.no_such_module")
+    rp = RunProcess()
+    try:
+        got = events_until(rp, lambda ev: bool(of(ev, R.Halted)))
+        (halt,) = of(got, R.Halted)
+        assert "could not start (exit code 1)" in halt.message and of(got, R.Unloaded)
+        assert rp.dead and rp.restarts == 0
+        assert rp.advance(0.01) == []  # quiet from then on: no restart loop
+    finally:
+        rp.close()

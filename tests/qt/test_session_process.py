@@ -55,3 +55,22 @@ def test_a_killed_training_process_is_reported_and_the_window_goes_on(qtbot, ses
     qtbot.waitUntil(lambda: session.info is not None, timeout=WAIT_MS)  # built afresh
     session.step_once()
     qtbot.waitUntil(lambda: session.step == 1, timeout=WAIT_MS)
+
+
+def test_when_the_child_cannot_start_the_window_trains_in_its_own_process(qtbot, monkeypatch):
+    from nnviz.core.run_process import RunProcess
+
+    monkeypatch.setattr(RunProcess, "child_module", "nnviz.core.no_such_module")
+    s = Session(in_process=False)
+    try:
+        errors = []
+        s.errorRaised.connect(lambda msg, _d: errors.append(msg))
+        s.open_scenario("xor")
+        qtbot.waitUntil(lambda: bool(errors), timeout=WAIT_MS)
+        assert "could not start" in errors[-1]
+        qtbot.waitUntil(lambda: s.info is not None, timeout=WAIT_MS)  # built here instead
+        assert s.worker.trainer is not None
+        s.step_once()
+        qtbot.waitUntil(lambda: s.step == 1, timeout=WAIT_MS)
+    finally:
+        assert s.shutdown()
