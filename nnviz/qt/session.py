@@ -186,6 +186,9 @@ class Session(QObject):
                     self._set_racing(playing and self._full_speed)
                     self.playingChanged.emit(playing)
             case R.Built(info):
+                if not self.in_process and isinstance(self.worker.run_loop, R.Run):
+                    # the child could not start and the worker trains here: pace for the GIL
+                    self.in_process, self.pacer = True, FramePacer()
                 self.info = info
                 self.scenario, self.config = info.scenario, info.config
                 self.step, self.epoch, self.rate, self.last_loss = 0, 0, 0.0, math.nan

@@ -9,6 +9,7 @@ import signal
 
 import pytest
 
+from nnviz.qt.frame_pacer import CHILD_GUI_BUDGET
 from nnviz.qt.session import Session
 
 WAIT_MS = 60_000  # the first child of a test run starts the fork server (imports torch)
@@ -70,6 +71,7 @@ def test_when_the_child_cannot_start_the_window_trains_in_its_own_process(qtbot,
         assert "could not start" in errors[-1]
         qtbot.waitUntil(lambda: s.info is not None, timeout=WAIT_MS)  # built here instead
         assert s.worker.trainer is not None
+        assert s.in_process and s.pacer.budget < CHILD_GUI_BUDGET  # frames paced for the GIL
         s.step_once()
         qtbot.waitUntil(lambda: s.step == 1, timeout=WAIT_MS)
     finally:
