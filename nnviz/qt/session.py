@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from nnviz.core import run as R
 from nnviz.core.engine import TrainConfig
 from nnviz.core.history import History
+from nnviz.core.numfmt import DASH, fmt
 from nnviz.core.run_process import RunProcess
 from nnviz.core.scenarios import Scenario, get_scenario
 from nnviz.qt.frame_pacer import CHILD_GUI_BUDGET, CHILD_MAX_FRAME_MS, FRAME_MS, FramePacer
@@ -250,7 +251,11 @@ class Session(QObject):
     def status_text(self) -> str:
         """The status line: one source of truth for step, epoch and loss."""
         loss = self.last_loss
-        text = "–" if not math.isfinite(loss) and not self.step else f"{loss:.4g}"
-        r = f"{self.rate:,.0f}" if self.rate >= 10 else f"{self.rate:.2g}"
-        rate = f" · {r} steps/s" if self.playing and self.rate and self._full_speed else ""
+        text = DASH if not math.isfinite(loss) and not self.step else fmt(loss)
+        # speed only where it means something: racing (at a set pace the slider says it)
+        rate = (
+            f" · {self.rate:,.0f} steps/s"
+            if self.playing and self.rate and self._full_speed
+            else ""
+        )
         return f"step {self.step:,} · epoch {self.epoch} · loss {text}{rate}"
