@@ -167,7 +167,7 @@ class Run:
         """Seconds until :meth:`advance` has work: 0 now, inf when idle."""
         if self._commands:
             return 0.0
-        if self.trainer is None or not (self.playing or self.budget > 0):
+        if not self.busy:
             return math.inf
         if self.playing and self.delay > 0:
             return max(0.0, self._next_step_at - time.perf_counter())
@@ -190,8 +190,7 @@ class Run:
         events: list = []
         if self._commands:
             self._drain(events)
-        t = self.trainer
-        if t is None or not (self.playing or self.budget > 0):
+        if not self.busy:
             self._flush(events)
             self._wait(wait)
             return events
@@ -201,7 +200,7 @@ class Run:
                 self._wait(min(left, wait))
                 return events
             self._next_step_at = time.perf_counter() + self.delay
-        self._train_one(t, events)
+        self._train_one(self.trainer, events)
         return events
 
     def run_until_idle(self, wait: float = 0.0):
@@ -336,7 +335,7 @@ class Run:
 
     # --- commands ---------------------------------------------------------------------------------
 
-    def _handle(self, cmd, events: list) -> None:  # noqa: C901 (one branch per command)
+    def _handle(self, cmd, events: list) -> None:
         t = self.trainer
         match cmd:
             case Configure():

@@ -167,7 +167,7 @@ class Session(QObject):
 
     # --- from the run ---------------------------------------------------------------------
 
-    def _on_event(self, ev) -> None:  # noqa: C901 (one branch per event type)
+    def _on_event(self, ev) -> None:
         match ev:
             case R.Metrics():
                 self.history.metrics.append_metrics(ev)
