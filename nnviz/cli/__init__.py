@@ -17,7 +17,7 @@ from nnviz.core.errors import NnvizError
 
 # Each module defines register(subparsers), which adds its parser with
 # set_defaults(func=run). Imported lazily so `nnviz scenarios` stays light.
-COMMANDS = ("open", "scenarios", "train", "graph", "render", "bench")
+COMMANDS = ("open", "scenarios", "train", "graph", "render", "inspect", "bench", "install-desktop")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,9 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
     for name in COMMANDS:
         try:
-            module = importlib.import_module(f"nnviz.cli.{name}_cmd")
+            module_name = f"nnviz.cli.{name.replace('-', '_')}_cmd"
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:  # a command not built yet
-            if exc.name != f"nnviz.cli.{name}_cmd":
+            if exc.name != module_name:
                 raise
             continue
         module.register(sub)
