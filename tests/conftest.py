@@ -7,6 +7,7 @@ os.environ.setdefault("NNVIZ_SETTINGS_ORG", "nnviz-tests")
 # window's process. tests/qt/test_session_process.py and tests/core/
 # test_run_process.py cover the app's default, training in a child process.
 os.environ.setdefault("NNVIZ_IN_PROCESS", "1")
+os.environ.setdefault("NNVIZ_RECORD", "0")  # windows in tests do not record runs
 
 import torch  # noqa: E402
 

@@ -55,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except NnvizError as exc:
         print(f"nnviz: error: {exc}", file=sys.stderr)
+        detail = getattr(exc, "detail", "")  # a model file's own traceback frames (issue 9)
+        if detail:
+            print(detail, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("nnviz: interrupted", file=sys.stderr)

@@ -10,25 +10,45 @@ import time
 
 import numpy as np
 
+# --- number types (issue 13): every number is range-checked against what torch
+# and Qt accept, so a bad one is one `nnviz: error:` line, never a traceback ---
+MAX_INT = 2**31 - 1  # Qt's spin boxes (the seed, steps, batch) hold 32-bit ints
+MAX_THREADS = 256  # torch starts this many OpenMP threads: more is never useful
+MAX_FLOAT = 1e6  # a learning rate above this overflows float32 in the first step
 
-def positive_int(text: str) -> int:
+
+def _whole(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _at_most(value: int, maximum: int, what: str = "a number") -> int:
+    if value > maximum:
+        raise argparse.ArgumentTypeError(f"expected {what} ≤ {maximum}, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = _whole(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number ≥ 1, got {value}")
-    return value
+    return _at_most(value, MAX_INT)
 
 
 def nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    value = _whole(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a number ≥ 0, got {value}")
-    return value
+    return _at_most(value, MAX_INT)
+
+
+def thread_count(text: str) -> int:
+    return _at_most(positive_int(text), MAX_THREADS, "a thread count")
+
+
+# --- end number types (issue 13) ---
 
 
 def add_threads_flag(parser: argparse.ArgumentParser) -> argparse.Action:
@@ -36,7 +56,7 @@ def add_threads_flag(parser: argparse.ArgumentParser) -> argparse.Action:
     the run chooses it by timing steps; see :class:`nnviz.core.threads.ThreadTuner`)."""
     return parser.add_argument(
         "--threads",
-        type=positive_int,
+        type=thread_count,
         default=None,
         metavar="N",
         help="torch threads (default: chosen by timing a few steps)",
@@ -50,6 +70,8 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    if value > MAX_FLOAT:  # (issue 13) torch's float32 overflows past ~3e38 mid-step
+        raise argparse.ArgumentTypeError(f"expected a number ≤ {MAX_FLOAT:g}, got {text!r}")
     return value
 
 
@@ -66,6 +88,8 @@ def layer_sizes(text: str) -> tuple[int, ...]:
         ) from None
     if any(s < 1 or s > 4096 for s in sizes):
         raise argparse.ArgumentTypeError("each hidden layer needs 1 to 4096 neurons")
+    if len(sizes) > 32:  # (issue 13) bounded before anything is built
+        raise argparse.ArgumentTypeError(f"at most 32 hidden layers, got {len(sizes)}")
     return sizes
 
 
@@ -124,3 +148,53 @@ class Progress:
         if self.enabled:
             sys.stderr.write("\n")
             sys.stderr.flush()
+
+
+# --- targets: a scenario id or a model file (issue 9) ---------------------------------------
+
+TARGET_HELP = "a scenario id (see `nnviz scenarios`) or a model file FILE.py"
+
+
+class Target:
+    """What a command works on: a scenario, and the model file it came from
+    (None for a built-in scenario). ``spec`` is what the user typed."""
+
+    def __init__(self, spec: str, scenario, model_file=None) -> None:
+        self.spec, self.scenario, self.model_file = spec, scenario, model_file
+
+    @property
+    def id(self) -> str:
+        return self.scenario.id
+
+
+def resolve_target(text: str | None, default: str | None = None) -> Target:
+    """A command's ID-or-FILE argument: a model file (``FILE.py`` or
+    ``package.module:function``) is loaded and checked now, so a bad one fails
+    with its file and line before anything else starts; anything else is a
+    scenario id."""
+    from nnviz.core.model_file import is_model_file, load_model_file
+    from nnviz.core.scenarios import get_scenario
+
+    text = text if text is not None else default
+    from nnviz.core.errors import NnvizError
+
+    if text is not None and is_model_file(text):
+        mf = load_model_file(text)
+        return Target(text, mf.scenario, mf)
+    try:
+        return Target(text, get_scenario(text))
+    except NnvizError as exc:
+        raise NnvizError(
+            f"{exc}, or give your own model file (a FILE.py defining model())"
+        ) from None
+
+
+def check_data_flag(target: Target, data) -> None:
+    """``--data`` is a built-in scenario's; a model file's data() gives its own."""
+    if data is not None and target.model_file is not None:
+        from nnviz.core.errors import NnvizError
+
+        raise NnvizError(
+            f"--data is for the built-in scenarios; {target.model_file.display} gives its "
+            "own data with data()"
+        )

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from nnviz.cli.common import nonnegative_int, print_json
+from nnviz.cli.common import (
+    TARGET_HELP,
+    check_data_flag,
+    nonnegative_int,
+    print_json,
+    resolve_target,
+)
 from nnviz.core.trace import AutogradTrace, GraphNode
 
 MAX_LISTED = 64  # tensors with more elements are summarised
@@ -17,7 +23,7 @@ def register(sub) -> None:
     p = sub.add_parser(
         "graph", help="one forward + backward: the autograd graph with values and gradients"
     )
-    p.add_argument("scenario", metavar="ID", help="scenario id (see `nnviz scenarios`)")
+    p.add_argument("scenario", metavar="ID|FILE.py", help=TARGET_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument(
         "--scalar",
@@ -26,6 +32,7 @@ def register(sub) -> None:
     )
     p.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default 0)")
     p.add_argument("--data", type=Path, default=None, help="folder with the data set's files")
+    p.add_argument("--weights", type=Path, metavar="FILE", help="start from a saved state_dict")
     p.set_defaults(func=run)
 
 
@@ -67,6 +74,17 @@ def node_json(n: GraphNode) -> dict:
     }
     if n.kind == "leaf":
         d["parameter"] = n.is_param
+    # --- values of real models (issue 9) ---
+    d["reason"] = n.reason or None  # why "value" is null, when it is
+    if n.values or n.grads:  # several outputs (Unbind, Split, a tuple-returning model)
+        d["outputs"] = [
+            {
+                "value": tensor_json(n.values[k] if k < len(n.values) else None),
+                "grad": tensor_json(n.grads[k] if k < len(n.grads) else None),
+            }
+            for k in range(n.n_outputs)
+        ]
+    # --- end values of real models ---
     return d
 
 
@@ -132,12 +150,45 @@ def print_table(trace: AutogradTrace) -> None:
         print(" ".join(parts))
 
 
+def _target_graph(target, args: argparse.Namespace) -> AutogradTrace:
+    """One step's graph of a model file, or of a scenario started from --weights."""
+    from nnviz.core.autograd_graph import capture_module_graph, capture_trainer_graph
+    from nnviz.core.engine import TrainConfig, Trainer
+    from nnviz.core.errors import NnvizError
+    from nnviz.core.weights import model_with_weights
+
+    sc, mf = target.scenario, target.model_file
+    if not sc.trainable:
+        raise NnvizError(f"{sc.id} is an expression: it has no weights to load")
+    config = TrainConfig.for_scenario(sc, seed=args.seed)
+    model = None
+    if args.weights is not None:
+        model = model_with_weights(sc, config, args.weights, mf)
+    if mf is not None and mf.dataset is None:  # example_input() only: the forward's graph
+        if args.scalar:
+            raise NnvizError("--scalar needs data() (targets for the loss); drop --scalar")
+        model = model if model is not None else mf.build_model(args.seed)
+        return capture_module_graph(
+            model, mf.example_input, title=sc.title, note="example_input(), no loss"
+        )
+    if mf is not None:
+        trainer = mf.trainer(config, model=model)
+    else:
+        trainer = Trainer(sc, config, data_dir=args.data, model=model)
+    return capture_trainer_graph(trainer, scalar=args.scalar)
+
+
 def run(args: argparse.Namespace) -> int:
     from nnviz.core.autograd_graph import capture_scenario_graph
 
-    trace = capture_scenario_graph(
-        args.scenario, scalar=args.scalar, seed=args.seed, data_dir=args.data
-    )
+    target = resolve_target(args.scenario)
+    check_data_flag(target, args.data)
+    if target.model_file is None and args.weights is None:
+        trace = capture_scenario_graph(
+            args.scenario, scalar=args.scalar, seed=args.seed, data_dir=args.data
+        )
+    else:
+        trace = _target_graph(target, args)
     if args.json:
         print_json(trace_json(trace, args.scenario))
     else:

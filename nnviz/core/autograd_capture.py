@@ -1,148 +1,56 @@
 """Record a forward + backward pass as an ``AutogradTrace``.
 
-``capture_autograd_graph(fn, names)`` runs ``fn()`` once while recording each
-operation's output (a ``TorchFunctionMode``, module hooks and, for ops made
-inside C++ composites, ``_saved_result``), walks ``grad_fn.next_functions``
-into a networkx DiGraph, then runs one backward with ``grad_fn.register_hook``
-on every node, which autograd calls in its real execution order with the
-gradients each node received (upstream) and passed on. Everything is copied
-to read-only numpy arrays: the trace is recorded once and replayed later, so
-nothing ever blocks autograd mid-pass. What is known per op (formulas, saved
-inputs, values recovered from inputs) is the table in ``autograd_ops``.
+``capture_autograd_graph(fn, names)`` runs ``fn()`` twice. The recording run
+(``autograd_forward.record_values``) copies the output of every ATen op,
+including those made inside C++ composites (``autograd_values.OpValues``).
+The plain run builds the graph exactly as training does; Python-level
+recording (a ``TorchFunctionMode`` and module hooks) notes each op's module.
+Its ``grad_fn.next_functions`` are walked into a networkx DiGraph, paired
+with the recording run's nodes, and one backward runs with
+``grad_fn.register_hook`` on every node, which autograd calls in its real
+execution order with the gradients each node received (upstream) and passed
+on. A node whose value could not be recorded says why (``GraphNode.reason``).
+Both runs start from the same state (BatchNorm statistics, RNG, ``training``
+flags) and leave it as it was. Everything is copied to read-only numpy
+arrays: the trace is recorded once and replayed later, so nothing ever
+blocks autograd mid-pass. What is known per op is the table in
+``autograd_ops``.
 """
 
 from __future__ import annotations
 
-import sys
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from pathlib import Path
 
 import networkx as nx
 import torch
 from torch import nn
-from torch.overrides import TorchFunctionMode
 
 from nnviz.core.arrays import frozen, frozen_or_none
-from nnviz.core.autograd_ops import (
-    local_derivative,
-    saved_input_attr,
-    short_op,
-    value_from_input,
+from nnviz.core.autograd_forward import (
+    LocalNames,
+    Outputs,
+    Recorder,
+    module_scope,
+    named_tensors,
+    output_tensors,
+    record_values,
+    run_forward,
+    split_named,
 )
-from nnviz.core.errors import NnvizError
+from nnviz.core.autograd_ops import local_derivative, short_op
+from nnviz.core.autograd_values import (
+    OpValues,
+    missing_reason,
+    next_sequence_nr,
+    pair_graphs,
+    recover_values,
+    saved_values,
+)
+from nnviz.core.capture_state import kept_state
 from nnviz.core.trace import OUTPUT_ID, AutogradTrace, BackwardStep, EdgeGrad, GraphNode
 
-_TORCH_DIR = str(Path(torch.__file__).parent)
-
-# --- forward recording -----------------------------------------------------------
-
-_LOCAL = threading.local()  # the captures running in this thread (worker and GUI apart)
-
-
-def _active() -> list[_Recorder]:
-    if not hasattr(_LOCAL, "recorders"):
-        _LOCAL.recorders = []
-    return _LOCAL.recorders
-
-
-class module_scope:  # noqa: N801 (used like a function: ``with module_scope("0"):``)
-    """Ops made inside ``with module_scope(path):`` during a capture belong to
-    module ``path`` (for forwards that compute a module's work by hand, like the
-    scalar graph)."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def __enter__(self) -> None:
-        for rec in _active():
-            rec.module_stack.append(self.path)
-
-    def __exit__(self, *exc) -> None:
-        for rec in _active():
-            rec.module_stack.pop()
-
-
-class _Recorder(TorchFunctionMode):
-    """Maps each new grad_fn to a detached copy of its output and its module."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.values: dict[int, tuple[object, torch.Tensor]] = {}  # id(grad_fn) -> (fn, value)
-        self.modules: dict[int, str] = {}
-        self.module_stack: list[str] = []
-
-    def note(self, out) -> None:
-        if isinstance(out, torch.Tensor):
-            fn = out.grad_fn
-            if fn is not None and id(fn) not in self.values:
-                self.values[id(fn)] = (fn, out.detach().clone())
-                if self.module_stack:
-                    self.modules[id(fn)] = self.module_stack[-1]
-        elif isinstance(out, list | tuple):
-            for o in out:
-                self.note(o)
-
-    def value(self, fn) -> torch.Tensor | None:
-        """The output recorded for ``fn`` (None if Python never saw it)."""
-        entry = self.values.get(id(fn))
-        return entry[1] if entry is not None and entry[0] is fn else None
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        if torch.is_grad_enabled():
-            self.note(out)
-        return out
-
-
-class _LocalNames:
-    """Variable names of tensors in the frames of an expression (u, v, L)."""
-
-    def __init__(self) -> None:
-        self.names: dict[int, str] = {}
-        self.keep: list[torch.Tensor] = []
-        self.depth = 0
-
-    def __call__(self, frame, event, arg) -> None:
-        if event == "call":
-            self.depth += 1
-        elif event == "return":
-            fname = frame.f_code.co_filename
-            if 0 < self.depth <= 2 and not fname.startswith(_TORCH_DIR) and fname != __file__:
-                for k, v in frame.f_locals.items():
-                    fresh = isinstance(v, torch.Tensor) and id(v) not in self.names
-                    if fresh and not k.startswith("_"):
-                        self.names[id(v)] = k
-                        self.keep.append(v)  # ids stay unique while we look
-            self.depth -= 1
-
-
-def _named_tensors(names) -> dict[str, torch.Tensor]:
-    if names is None:
-        return {}
-    if isinstance(names, nn.Module):
-        return dict(names.named_parameters())
-    return dict(names)
-
-
-def _hook_modules(rec: _Recorder, hooked: list[tuple[str, nn.Module]]) -> list:
-    """Forward hooks that tell ``rec`` which module each op is made in."""
-    handles = []
-    for path, m in hooked:
-
-        def pre(_m, _inp, path=path):
-            rec.module_stack.append(path)
-
-        def post(_m, _inp, out, path=path):
-            rec.module_stack.pop()
-            if out is not None:
-                rec.note(out)
-
-        handles.append(m.register_forward_pre_hook(pre))
-        handles.append(m.register_forward_hook(post))
-    return handles
-
+__all__ = ["Outputs", "capture_autograd_graph", "module_scope"]
 
 # --- the capture ----------------------------------------------------------------------
 
@@ -162,72 +70,126 @@ def capture_autograd_graph(
     ``names`` names leaves and parameters (a name → tensor mapping, or a module
     whose ``named_parameters`` are used; a module also gives each op its owning
     module path). ``fn`` may return ``(output, named)``: ``named`` maps names to
-    leaves and to intermediate results (``{"z": z}``) alike. ``local_names``
-    (default: on unless ``names`` is a module) names intermediate results after
-    the variables of ``fn``'s frames. ``extra_modules`` (path → module, e.g.
-    ``{"loss": loss_fn}``) group ops made outside ``names``'s modules. Leaf
-    ``.grad`` values are restored afterwards unless ``keep_grads``.
+    leaves and to intermediate results (``{"z": z}``) alike; ``output`` may be a
+    tensor or, wrapped in ``Outputs``, a tuple, list or dict of tensors (the
+    backward then seeds each with ones). ``local_names`` (default: on unless
+    ``names`` is a module) names intermediate results after the variables of
+    ``fn``'s frames. ``extra_modules`` (path → module, e.g. ``{"loss":
+    loss_fn}``) group ops made outside ``names``'s modules. Leaf ``.grad``
+    values are restored afterwards unless ``keep_grads``; the modules'
+    buffers (BatchNorm statistics), ``training`` flags and torch's RNG state
+    always are.
     """
     module = names if isinstance(names, nn.Module) else None
-    named = _named_tensors(names)
-    rec = _Recorder()
+    named = named_tensors(names)
     hooked = list(module.named_modules()) if module is not None else []
     hooked += list((extra_modules or {}).items())
-    handles = _hook_modules(rec, hooked)
     if local_names is None:
         local_names = module is None
-    locals_rec = _LocalNames() if local_names else None
-    old_profile = sys.getprofile()
-    try:
-        with torch.enable_grad():
-            if locals_rec is not None:
-                sys.setprofile(locals_rec)
-            try:
-                _active().append(rec)
-                with rec:
-                    out = fn()
-            finally:
-                _active().remove(rec)
-                if locals_rec is not None:
-                    sys.setprofile(old_profile)
-    finally:
-        for h in handles:
-            h.remove()
-    inner: list[tuple[str, torch.Tensor]] = []  # named intermediate results
-    if isinstance(out, tuple):  # expression scenarios: (out, leaves)
-        out, extra = out
-        extra = dict(extra)
-        inner = [(k, t) for k, t in extra.items() if t.grad_fn is not None]
-        named = {**{k: t for k, t in extra.items() if t.grad_fn is None}, **named}
-    if not isinstance(out, torch.Tensor):
-        raise NnvizError("the forward must return a tensor; return the loss or output")
-    if out.grad_fn is None:
-        raise NnvizError(
-            "the output does not depend on anything that requires a gradient; "
-            "mark the leaves with requires_grad=True"
+    locals_rec = LocalNames() if local_names else None
+    keep = (module, *(extra_modules or {}).values())
+    start_seq = next_sequence_nr()
+    with kept_state(*keep):  # the recording run: every op's value
+        ops, recorded = record_values(fn, hooked)
+    rec = Recorder()
+    with kept_state(*keep):  # the plain run: the graph as training makes it
+        out = run_forward(fn, rec, hooked, locals_rec)
+        out, named, inner = split_named(out, named)
+        outs = output_tensors(out)
+        var_tensors = inner + (
+            [(locals_rec.names[id(t)], t) for t in locals_rec.keep]
+            if locals_rec is not None
+            else []
         )
-    var_tensors = inner + (
-        [(locals_rec.names[id(t)], t) for t in locals_rec.keep] if locals_rec is not None else []
-    )
-    leaf_names = {id(t): n for n, t in named.items()}
-    trace = _walk_and_backward(out, rec, leaf_names, var_tensors, keep_grads)
+        leaf_names = {id(t): n for n, t in named.items()}
+        seen = _Seen(rec, ops, start_seq, outs, recorded)
+        trace = _walk_and_backward(outs, seen, leaf_names, var_tensors, keep_grads)
     trace.module_types.update({p: type(m).__name__ for p, m in hooked if p})
     return replace(trace, title=title, note=note)
 
 
-def _walk(out: torch.Tensor) -> tuple[dict[int, str], dict[str, object], dict]:
-    """Breadth first over grad_fn / next_functions from the output: ids by id(fn),
-    the fns by id, and the edges (input, consumer) -> the consumer's input slots."""
-    ids: dict[int, str] = {id(out.grad_fn): "n0"}
-    fns: dict[str, object] = {"n0": out.grad_fn}
+class _Seen:
+    """What the forwards recorded, by node of the plain run: values Python saw in
+    it, else the recording run's value of the paired node (every ATen op)."""
+
+    def __init__(self, rec: Recorder, ops: OpValues, start_seq: int, outs, recorded) -> None:
+        self.rec, self.ops, self.start_seq = rec, ops, start_seq
+        real = [t for _k, t in outs]
+        self.pairs = pair_graphs([t.grad_fn for t in real], [t.grad_fn for t in recorded])
+        self.repeatable = len(real) == len(recorded) and all(
+            _same(a, b) for a, b in zip(real, recorded, strict=True)
+        )
+        if self.repeatable:  # the values Python saw in both runs agree too
+            for fn, v in rec.values.values():
+                w = self._recorded(fn, 0)
+                if w is not None and not _same(v, w):
+                    self.repeatable = False
+                    break
+
+    def _recorded(self, fn, k: int) -> torch.Tensor | None:
+        twin = self.pairs.get(id(fn))
+        return self.ops.value(twin, k) if twin is not None else None
+
+    def value(self, fn, k: int = 0) -> torch.Tensor | None:
+        v = self.rec.value(fn) if k == 0 else None
+        if v is None and self.repeatable:
+            v = self._recorded(fn, k)
+        return v
+
+    def known(self, fn) -> bool:
+        return self.value(fn) is not None
+
+    def module(self, fn) -> str:
+        twin = self.pairs.get(id(fn))
+        return self.rec.modules.get(id(fn), "") or (self.ops.module(twin) if twin else "")
+
+    def placed(self, fn) -> bool:
+        """Whether either run saw which module (if any) made ``fn``."""
+        twin = self.pairs.get(id(fn))
+        return self.rec.value(fn) is not None or (twin is not None and id(twin) in self.ops.modules)
+
+    def reason(self, fn) -> str:
+        if not self.repeatable:
+            return (
+                "the forward gave different results when run twice (randomness outside "
+                "torch's generator?), so values recorded in the second run were not used"
+            )
+        if id(fn) not in self.pairs and not hasattr(fn, "_forward_cls"):
+            return "this op ran differently while values were recorded (no matching node)"
+        return missing_reason(fn, self.start_seq, self.ops.over_budget)
+
+
+def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """The same result from two runs of the forward (up to float rounding)."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    a, b = a.detach(), b.detach()
+    if not (a.is_floating_point() or a.is_complex()):
+        return bool(torch.equal(a, b))
+    tol = 1e-5 if a.dtype in (torch.float64, torch.complex128) else 1e-3
+    return bool(torch.allclose(a, b, rtol=tol, atol=tol * 1e-3, equal_nan=True))
+
+
+def _walk(roots: list) -> tuple[dict[int, str], dict[str, object], dict, dict]:
+    """Breadth first over grad_fn / next_functions from the outputs' nodes: ids by
+    id(fn), the fns by id, the edges (input, consumer) -> the consumer's input
+    slots, and the same edges -> which output of the input feeds each slot."""
+    ids: dict[int, str] = {}
+    fns: dict[str, object] = {}
     edges: dict[tuple[str, str], list[int]] = {}
-    queue = [out.grad_fn]
+    outputs: dict[tuple[str, str], list[int]] = {}
+    queue = []
+    for f in roots:
+        if id(f) not in ids:
+            ids[id(f)] = f"n{len(ids)}"
+            fns[ids[id(f)]] = f
+            queue.append(f)
     head = 0
     while head < len(queue):
         f = queue[head]
         head += 1
         fid = ids[id(f)]
-        for slot, (g, _k) in enumerate(f.next_functions):
+        for slot, (g, k) in enumerate(f.next_functions):
             if g is None:
                 continue
             if id(g) not in ids:
@@ -236,46 +198,15 @@ def _walk(out: torch.Tensor) -> tuple[dict[int, str], dict[str, object], dict]:
                 fns[gid] = g
                 queue.append(g)
             edges.setdefault((ids[id(g)], fid), []).append(slot)
-    return ids, fns, edges
-
-
-def _saved(f, attr: str | None) -> torch.Tensor | None:
-    """A tensor autograd saved on node ``f`` (None once freed or absent)."""
-    try:
-        t = getattr(f, attr, None) if attr else None
-    except RuntimeError:  # freed by an earlier backward
-        return None
-    return t if isinstance(t, torch.Tensor) else None
-
-
-def _saved_values(fns: dict, edges, rec: _Recorder) -> tuple[dict, dict]:
-    """For ops whose output Python did not see: the output the op kept itself
-    (``_saved_result``), else a copy from a consumer that saved it as its input.
-    Taken before backward frees them."""
-    results: dict[str, torch.Tensor] = {}
-    for nid, f in fns.items():
-        r = _saved(f, "_saved_result") if rec.value(f) is None else None
-        if r is not None:
-            results[nid] = r.detach().clone()
-    inputs: dict[str, torch.Tensor] = {}
-    for (src, dst), slots in edges.items():
-        f = fns[src]
-        if src in inputs or src in results or hasattr(f, "variable") or rec.value(f) is not None:
-            continue
-        g = fns[dst]
-        for slot in slots:
-            t = _saved(g, saved_input_attr(short_op(type(g).__name__), slot))
-            if t is not None and t.is_floating_point():
-                inputs[src] = t.detach().clone()
-                break
-    return results, inputs
+            outputs.setdefault((ids[id(g)], fid), []).append(int(k))
+    return ids, fns, edges, outputs
 
 
 def _clone_all(grads) -> tuple:
     return tuple(None if g is None else g.detach().clone() for g in grads)
 
 
-def _backward(out: torch.Tensor, fns: dict, keep_grads: bool):
+def _backward(outs: list[torch.Tensor], fns: dict, keep_grads: bool):
     """One backward with a hook on every node: the order autograd ran them in,
     each node's (grad_inputs, grad_outputs), the leaves and what they accumulated."""
     order: list[str] = []
@@ -294,7 +225,9 @@ def _backward(out: torch.Tensor, fns: dict, keep_grads: bool):
     try:
         for t in leaves.values():
             t.grad = None
-        out.backward(torch.ones_like(out))
+        # a single number needs no seed tensor (passing one imports sympy: seconds)
+        seeds = [None if t.numel() == 1 else torch.ones_like(t) for t in outs]
+        torch.autograd.backward(outs, seeds if any(g is not None for g in seeds) else None)
         accumulated = {nid: t.grad for nid, t in leaves.items()}
     finally:
         for h in hooks:
@@ -309,47 +242,80 @@ def _first(seq):
     return seq[0] if seq else None
 
 
-def _walk_and_backward(out, rec, leaf_names, var_tensors, keep_grads) -> AutogradTrace:
-    var_names = {id(t): n for n, t in var_tensors}
-    ids, fns, edges = _walk(out)
-    saved_results, saved_inputs = _saved_values(fns, edges, rec)
-    order, raw, leaves, accumulated = _backward(out, fns, keep_grads)
+def _op_node(nid, f, seen: _Seen, gout: tuple, used: int) -> GraphNode:
+    """An op node: its value(s) and gradient(s), or the reason a value is missing."""
+    n_out = max(len(gout), used)
+    vals = [seen.value(f, k) for k in range(max(n_out, 1))]
+    vt = vals[0]
+    value = frozen_or_none(vt)
+    grad = frozen_or_none(_first(gout))
+    shape = tuple(vt.shape) if vt is not None else (grad.shape if grad is not None else ())
+    multi = n_out > 1
+    cls = type(f).__name__
+    return GraphNode(
+        id=nid,
+        kind="op",
+        op=short_op(cls),
+        grad_fn=cls,
+        name="",
+        label=short_op(cls),
+        shape=tuple(shape),
+        value=value,
+        grad=grad,
+        module=seen.module(f),
+        values=tuple(frozen_or_none(v) for v in vals) if multi else (),
+        grads=tuple(frozen_or_none(g) for g in gout) if multi else (),
+    )
 
+
+def _leaf_node(nid, f, t, acc, gout, leaf_names, var_names) -> GraphNode:
+    cls = type(f).__name__
+    name = leaf_names.get(id(t)) or var_names.get(id(t), "")
+    return GraphNode(
+        id=nid,
+        kind="leaf",
+        op=short_op(cls),
+        grad_fn=cls,
+        name=name,
+        label=name or short_op(cls),
+        shape=tuple(t.shape),
+        value=frozen(t),
+        grad=frozen_or_none(acc if acc is not None else _first(gout)),
+        is_param=isinstance(t, nn.Parameter),
+    )
+
+
+def _walk_and_backward(outs, seen: _Seen, leaf_names, var_tensors, keep_grads) -> AutogradTrace:
+    var_names = {id(t): n for n, t in var_tensors}
+    tensors = [t for _k, t in outs]
+    ids, fns, edges, edge_outputs = _walk([t.grad_fn for t in tensors])
+    results, saved_inputs = saved_values(fns, edges, seen.known)
+    order, raw, leaves, accumulated = _backward(tensors, fns, keep_grads)
+
+    used: dict[str, int] = {}  # how many outputs of each node are consumed
+    for (src, _dst), ks in edge_outputs.items():
+        used[src] = max(used.get(src, 0), max(ks) + 1)
+    for t in tensors:
+        src = ids[id(t.grad_fn)]
+        used[src] = max(used.get(src, 0), t.output_nr + 1)
     nodes: dict[str, GraphNode] = {}
     for nid, f in fns.items():
-        cls = type(f).__name__
-        module = ""
+        gout = raw.get(nid, ((), ()))[1]
         if nid in leaves:
-            t = leaves[nid]
-            value = frozen(t)
             acc = accumulated.get(nid)
-            grad = frozen_or_none(acc if acc is not None else _first(raw.get(nid, ((), ()))[1]))
-            name = leaf_names.get(id(t)) or var_names.get(id(t), "")
-            is_param = isinstance(t, nn.Parameter)
-            kind, shape = "leaf", tuple(t.shape)
-        else:
-            kind, is_param, name = "op", False, ""
-            vt = rec.value(f)
-            if vt is None:
-                vt = saved_results.get(nid)
-            value = frozen_or_none(vt)
-            grad = frozen_or_none(_first(raw.get(nid, ((), ()))[1]))
-            shape = tuple(vt.shape) if vt is not None else (grad.shape if grad is not None else ())
-            module = rec.modules.get(id(f), "")
-        nodes[nid] = GraphNode(
-            id=nid,
-            kind=kind,
-            op=short_op(cls),
-            grad_fn=cls,
-            name=name,
-            label=name or short_op(cls),
-            shape=tuple(shape),
-            value=value,
-            grad=grad,
-            module=module,
-            is_param=is_param,
-        )
-    _recover_values(nodes, saved_inputs, edges)
+            nodes[nid] = _leaf_node(nid, f, leaves[nid], acc, gout, leaf_names, var_names)
+            continue
+        node = _op_node(nid, f, seen, gout, used.get(nid, 1))
+        if node.value is None and nid in results:
+            v = frozen(results[nid])
+            node = replace(node, value=v, shape=node.shape or v.shape)
+            if node.values:
+                node = replace(node, values=(v, *node.values[1:]))
+        nodes[nid] = node
+    recover_values(nodes, saved_inputs, edges)
+    for nid, n in nodes.items():
+        if n.kind == "op" and n.value is None:
+            nodes[nid] = replace(n, reason=seen.reason(fns[nid]))
     # names of intermediate variables (u, v, L) for expressions
     by_fn: dict[int, str] = {}
     for vname, t in var_tensors:
@@ -359,28 +325,20 @@ def _walk_and_backward(out, rec, leaf_names, var_tensors, keep_grads) -> Autogra
         nm = by_fn.get(id(f))
         if nm and nodes[nid].kind == "op":
             nodes[nid] = replace(nodes[nid], name=nm, label=nm)
-    unseen = {nid for nid, f in fns.items() if nid not in leaves and rec.value(f) is None}
+    unseen = {nid for nid, f in fns.items() if nid not in leaves and not seen.placed(f)}
     _infer_modules(nodes, edges, unseen)
 
-    out_name = var_names.get(id(out), "")
-    nodes[OUTPUT_ID] = GraphNode(
-        id=OUTPUT_ID,
-        kind="output",
-        op="output",
-        grad_fn="",
-        name=out_name,
-        label=out_name or "output",
-        shape=tuple(out.shape),
-        value=frozen(out),
-        grad=frozen(torch.ones_like(out)),  # the seed of the backward
-        module="",
-    )
+    nodes[OUTPUT_ID] = _output_node(outs, var_names)
     graph = nx.DiGraph()
     for nid in nodes:
         graph.add_node(nid, node=nodes[nid])
     for (src, dst), slots in edges.items():
-        graph.add_edge(src, dst, slots=tuple(slots))
-    graph.add_edge("n0", OUTPUT_ID, slots=(0,))
+        graph.add_edge(src, dst, slots=tuple(slots), outputs=tuple(edge_outputs[(src, dst)]))
+    for i, t in enumerate(tensors):
+        src = ids[id(t.grad_fn)]
+        d = graph.get_edge_data(src, OUTPUT_ID)
+        slots, kk = (d["slots"], d["outputs"]) if d else ((), ())
+        graph.add_edge(src, OUTPUT_ID, slots=(*slots, i), outputs=(*kk, t.output_nr))
 
     steps = []
     for i, nid in enumerate(order):
@@ -405,30 +363,27 @@ def _walk_and_backward(out, rec, leaf_names, var_tensors, keep_grads) -> Autogra
     )
 
 
-def _recover_values(nodes: dict[str, GraphNode], saved_inputs: dict, edges) -> None:
-    """Fill in values of ops made inside C++ (Linear's transpose, L1Loss's
-    difference): from a consumer that saved them as its input, else from the
-    input's value for a few unary ops. Only when the shape fits the gradient."""
-    g = nx.DiGraph()
-    g.add_nodes_from(nodes)
-    g.add_edges_from(edges)
-    for nid in nx.topological_sort(g):
-        n = nodes[nid]
-        if n.kind != "op" or n.value is not None:
-            continue
-        want = tuple(n.grad.shape) if n.grad is not None else None
-        value = None
-        t = saved_inputs.get(nid)
-        if t is not None and (want is None or tuple(t.shape) == want):
-            value = frozen(t)
-        ins = list(g.predecessors(nid))
-        if value is None and len(ins) == 1 and nodes[ins[0]].value is not None:
-            src = nodes[ins[0]].value
-            v = value_from_input(n.op, src)
-            if v is not None and (want is None or v.shape == want):
-                value = frozen(v.astype(src.dtype))
-        if value is not None:
-            nodes[nid] = replace(n, value=value, shape=n.shape or tuple(value.shape))
+def _output_node(outs, var_names) -> GraphNode:
+    """The output: the forward's result (several: each in ``values``; the
+    backward seeds each with ones)."""
+    first = outs[0][1]
+    name = var_names.get(id(first), "") if len(outs) == 1 else ""
+    many = len(outs) > 1
+    label = name or ("outputs " + ", ".join(k for k, _t in outs) if many else "output")
+    return GraphNode(
+        id=OUTPUT_ID,
+        kind="output",
+        op="output",
+        grad_fn="",
+        name=name,
+        label=label,
+        shape=tuple(first.shape),
+        value=frozen(first),
+        grad=frozen(torch.ones_like(first)),  # the seed of the backward
+        module="",
+        values=tuple(frozen(t) for _k, t in outs) if many else (),
+        grads=tuple(frozen(torch.ones_like(t)) for _k, t in outs) if many else (),
+    )
 
 
 def _forward_order(graph: nx.DiGraph, fns: dict) -> tuple[str, ...]:

@@ -15,14 +15,14 @@ from here. Captures run torch: call them on a worker thread, never the GUI's.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 import torch
 from torch import nn
 
 from nnviz.core.arrays import frozen
-from nnviz.core.autograd_capture import capture_autograd_graph, module_scope
+from nnviz.core.autograd_capture import Outputs, capture_autograd_graph, module_scope
 from nnviz.core.autograd_ops import short_op
 from nnviz.core.errors import NnvizError
 from nnviz.core.scalar_graph import SCALAR_NODE_BUDGET, scalar_mlp_forward, scalar_rows
@@ -40,9 +40,11 @@ __all__ = [
     "OUTPUT_ID",
     "SCALAR_NODE_BUDGET",
     "AutogradTrace",
+    "Outputs",
     "BackwardStep",
     "EdgeGrad",
     "GraphNode",
+    "call_model",
     "capture_autograd_graph",
     "capture_expression_graph",
     "capture_module_graph",
@@ -55,21 +57,38 @@ __all__ = [
 ]
 
 
+def call_model(model: nn.Module, x, kwargs: Mapping | None = None):
+    """``model`` applied to one batch ``x``: a tensor is the one argument, a tuple
+    or list the positional arguments, a dict the keyword arguments (torchview's
+    convention); ``kwargs`` are added as keyword arguments."""
+    kw = dict(kwargs or {})
+    if isinstance(x, tuple | list):
+        return model(*x, **kw)
+    if isinstance(x, Mapping):
+        return model(**{**x, **kw})
+    return model(x, **kw)
+
+
 def capture_module_graph(
     model: nn.Module,
-    x: torch.Tensor,
+    x,
     y: torch.Tensor | None = None,
     loss_fn: Callable | None = None,
     *,
     title: str = "",
     note: str = "",
+    kwargs: Mapping | None = None,
 ) -> AutogradTrace:
     """``loss_fn(model(x), y)`` (or ``model(x)`` without a loss), grouped by module;
-    a loss that is an ``nn.Module`` groups as module ``loss``."""
+    a loss that is an ``nn.Module`` groups as module ``loss``. ``x`` is one batch
+    as ``call_model`` takes it (a tensor, a tuple or list of arguments, a dict of
+    keyword arguments); without a loss the model may return a tuple, list or
+    dict of tensors (each is an output of the graph). The model's BatchNorm
+    statistics, ``training`` flags and torch's RNG state are as before."""
 
     def forward():
-        out = model(x)
-        return loss_fn(out, y) if loss_fn is not None else out
+        out = call_model(model, x, kwargs)
+        return (loss_fn(out, y), {}) if loss_fn is not None else (Outputs(out), {})
 
     extra = {"loss": loss_fn} if isinstance(loss_fn, nn.Module) else None
     trace = capture_autograd_graph(forward, model, title=title, note=note, extra_modules=extra)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 from collections.abc import Iterable, Sequence
@@ -21,27 +22,73 @@ from nnviz.core.data_common import (
 )
 from nnviz.core.errors import NnvizError
 
+MAX_IMAGE_PIXELS = 4096 * 4096  # checked from the header, before anything is decoded
+MAX_CSV_BYTES = 256 * 2**20  # a train.csv of a million rows is ~10 MB
 
-def _read_png(path: Path) -> np.ndarray:
-    """A grey image as float in [0, 1] (RGB/RGBA/palette images are converted)."""
-    from PIL import Image, UnidentifiedImageError
+
+def _read_png(path: Path, expected_shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """A grey image as float in [0, 1] (RGB/RGBA/palette images are converted).
+
+    The size is read from the header first (Pillow opens lazily): an image of
+    another size than ``expected_shape``, or of more than
+    :data:`MAX_IMAGE_PIXELS`, is refused before it is decompressed."""
+    from PIL import Image
 
     try:
         with Image.open(path) as im:
+            w, h = im.size
+            if expected_shape is not None and (h, w) != tuple(expected_shape):
+                raise _SizeMismatch((h, w))
+            if w * h > MAX_IMAGE_PIXELS:
+                raise NnvizError(
+                    f"image {path} declares {w}x{h} pixels, more than nnviz reads "
+                    f"({MAX_IMAGE_PIXELS:,}); is the file damaged?"
+                )
             im.load()
             if im.mode.startswith("I;16") or im.mode == "I":
                 return np.clip(np.asarray(im, dtype=np.float64) / 65535.0, 0.0, 1.0)
             if im.mode == "F":
                 return np.clip(np.asarray(im, dtype=np.float64), 0.0, 1.0)
             return np.asarray(im.convert("L"), dtype=np.float64) / 255.0
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
+    except (NnvizError, _SizeMismatch):
+        raise
+    except Image.DecompressionBombError:  # Image.open refuses past 2x its own limit
         raise NnvizError(
-            f"cannot read image {path}: {exc}; replace the file or remove its row"
+            f"image {path} declares more pixels than nnviz reads ({MAX_IMAGE_PIXELS:,}); "
+            "is the file damaged?"
         ) from None
+    except FileNotFoundError:
+        raise NnvizError(
+            f"image {path} is gone: was it moved or deleted while reading? put it back"
+        ) from None
+    except PermissionError:
+        raise NnvizError(
+            f"cannot read image {path}: permission denied; check the file's permissions"
+        ) from None
+    except MemoryError:
+        raise NnvizError(f"image {path} is too large to read") from None
+    except Exception as exc:  # noqa: BLE001 - Pillow's decoders raise many kinds on bad bytes
+        why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise NnvizError(
+            f"cannot read image {path}: {why}; replace the file or remove its row"
+        ) from None
+
+
+class _SizeMismatch(Exception):
+    """An image of another size than the model needs (found from its header)."""
+
+    def __init__(self, shape: tuple[int, int]) -> None:
+        super().__init__(shape)
+        self.shape = shape
 
 
 def _read_csv(path: Path, need: Sequence[str]) -> list[dict[str, str]]:
     try:
+        if path.stat().st_size > MAX_CSV_BYTES:
+            raise NnvizError(
+                f"{path} is larger than nnviz reads ({MAX_CSV_BYTES // 2**20} MB); "
+                "is it the right file?"
+            )
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
             header = [h.strip().lower() for h in (reader.fieldnames or [])]
@@ -58,8 +105,13 @@ def _read_csv(path: Path, need: Sequence[str]) -> list[dict[str, str]]:
                 if any(clean.values()):
                     rows.append(clean)
             return rows
+    except PermissionError:
+        raise NnvizError(
+            f"cannot read {path}: permission denied; check the file's permissions"
+        ) from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise NnvizError(f"cannot read {path}: {exc}") from None
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise NnvizError(f"cannot read {path}: {why}") from None
 
 
 def _pick_image_dir(ids: Sequence[str], candidates: Sequence[Path]) -> Path | None:
@@ -103,14 +155,14 @@ def _load_pngs(
         )
     out = np.empty((len(paths), *expected_shape), dtype=np.float32)
     for k, p in enumerate(paths):
-        img = _read_png(p)
-        if img.shape != tuple(expected_shape):
+        try:
+            out[k] = _read_png(p, expected_shape)
+        except _SizeMismatch as exc:
             raise NnvizError(
-                f"images are {shape_text(img.shape)} but {needed_by} needs "
+                f"images are {shape_text(exc.shape)} but {needed_by} needs "
                 f"{shape_text(expected_shape)} (first: {p}); resize them to "
                 f"{shape_text(expected_shape)} grey images"
-            )
-        out[k] = img
+            ) from None
     return out
 
 
@@ -224,11 +276,22 @@ def write_predictions_csv(
     labels = [int(v) for v in np.asarray(list(labels)).reshape(-1)]
     if len(ids) != len(labels):
         raise NnvizError(f"cannot write predictions: {len(ids)} ids but {len(labels)} labels")
+    # written to a temporary name beside it and renamed: a full disk or a crash
+    # mid-write leaves the old file (if any) as it was, never half a file
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.nnviz-tmp")
     try:
-        with open(path, "w", newline="", encoding="utf-8") as fh:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow(["id", "label"])
             writer.writerows(zip(ids, labels, strict=True))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
     except OSError as exc:
-        raise NnvizError(f"cannot write predictions to {path}: {exc.strerror or exc}") from None
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise NnvizError(
+            f"cannot write predictions to {path}: {exc.strerror or exc}; "
+            "choose another file or folder (is the disk full?)"
+        ) from None
     return path

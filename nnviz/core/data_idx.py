@@ -5,6 +5,7 @@ files, plain or gzip-compressed, and loading a folder of them as a
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 from collections.abc import Sequence
@@ -37,24 +38,68 @@ IDX_IMAGES_MAGIC = 0x0803
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def _read_bytes(path: Path) -> bytes:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise NnvizError(f"file not found: {path}") from None
-    except IsADirectoryError:
-        raise NnvizError(f"{path} is a folder, not an IDX file") from None
-    except OSError as exc:
-        raise NnvizError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if raw[:2] == _GZIP_MAGIC:  # sniff: the name may say .gz or not
+MAX_IDX_BYTES = 2**31  # the most one IDX file may hold (MNIST's largest: 47 MB)
+_PIECE = 2**20
+
+
+def _os_error(path: Path, exc: OSError) -> NnvizError:
+    if isinstance(exc, FileNotFoundError):
+        return NnvizError(f"file not found: {path}; was it moved or deleted while reading?")
+    if isinstance(exc, IsADirectoryError):
+        return NnvizError(f"{path} is a folder, not an IDX file")
+    if isinstance(exc, PermissionError):
+        return NnvizError(f"cannot read {path}: permission denied; check the file's permissions")
+    return NnvizError(f"cannot read {path}: {exc.strerror or exc}")
+
+
+def _gzip_error(path: Path, exc: Exception) -> NnvizError:
+    return NnvizError(
+        f"{path} looks gzip-compressed but cannot be decompressed ({exc}); "
+        "the download may be incomplete: fetch the file again"
+    )
+
+
+class _Reader:
+    """Reads an IDX file's bytes, plain or gzip (sniffed from the content), a
+    piece at a time: nothing is read beyond what the header promises, so a
+    file or a gzip bomb cannot make us allocate more than the header allows."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
         try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise NnvizError(
-                f"{path} looks gzip-compressed but cannot be decompressed ({exc}); "
-                "the download may be incomplete: fetch the file again"
-            ) from None
-    return raw
+            self.fh = open(path, "rb")  # noqa: SIM115 - closed in close()
+            self.gzip = self.fh.read(2) == _GZIP_MAGIC
+            self.fh.seek(0)
+            self.size = os.fstat(self.fh.fileno()).st_size
+        except OSError as exc:
+            raise _os_error(path, exc) from None
+        self.stream = gzip.GzipFile(fileobj=self.fh, mode="rb") if self.gzip else self.fh
+
+    def read(self, n: int) -> bytes:
+        """Up to ``n`` bytes, read a piece at a time: a read of ``n`` bytes at once
+        would allocate ``n`` bytes first, however little the file holds."""
+        parts, left = [], n
+        while left > 0:
+            part = self._read(min(left, _PIECE))
+            if not part:
+                break
+            parts.append(part)
+            left -= len(part)
+        return b"".join(parts)
+
+    def _read(self, n: int) -> bytes:
+        try:
+            return self.stream.read(n)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise _gzip_error(self.path, exc) from None
+        except OSError as exc:
+            if self.gzip and exc.errno is None:
+                raise _gzip_error(self.path, exc) from None
+            raise _os_error(self.path, exc) from None
+
+    def close(self) -> None:
+        self.stream.close()
+        self.fh.close()
 
 
 def read_idx(path: str | os.PathLike, expected_magic: int | None = None) -> np.ndarray:
@@ -63,10 +108,19 @@ def read_idx(path: str | os.PathLike, expected_magic: int | None = None) -> np.n
     Compression is detected from the content, not the name. The magic number
     (``0x0801`` for uint8 labels, ``0x0803`` for uint8 images) is checked
     against ``expected_magic`` when given, and the file's length against its
-    header. Returns the array in native byte order.
+    header; a header promising more than :data:`MAX_IDX_BYTES` is refused
+    before anything is allocated. Returns the array in native byte order.
     """
     path = Path(path)
-    raw = _read_bytes(path)
+    reader = _Reader(path)
+    try:
+        return _read_idx(reader, path, expected_magic)
+    finally:
+        reader.close()
+
+
+def _read_idx(reader: _Reader, path: Path, expected_magic: int | None) -> np.ndarray:
+    raw = reader.read(4)
     if len(raw) < 4:
         raise NnvizError(f"{path} is too short ({len(raw)} bytes) to be an IDX file")
     magic = int.from_bytes(raw[:4], "big")
@@ -85,22 +139,40 @@ def read_idx(path: str | os.PathLike, expected_magic: int | None = None) -> np.n
             f"({what.get(expected_magic, 'IDX')}) was expected; is it the right file?"
         )
     header = 4 + 4 * ndim
-    if len(raw) < header:
+    dims_raw = reader.read(4 * ndim)
+    if len(dims_raw) < 4 * ndim:
+        have = 4 + len(dims_raw)
         raise NnvizError(
-            f"{path} is truncated: its header needs {header} bytes, the file has {len(raw)}"
+            f"{path} is truncated: its header needs {header} bytes, the file has {have}"
         )
-    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    dims = tuple(int.from_bytes(dims_raw[4 * i : 4 + 4 * i], "big") for i in range(ndim))
     dtype = _IDX_TYPES[type_code]
-    expected = header + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    if len(raw) != expected:
-        state = "truncated" if len(raw) < expected else "longer than its header says"
+    body = math.prod(dims) * dtype.itemsize  # Python ints: no overflow
+    expected = header + body
+    if expected > MAX_IDX_BYTES:
         raise NnvizError(
-            f"{path} is {state}: the header says {shape_text(dims)} values "
-            f"({expected} bytes with the header) but the file has {len(raw)} bytes; "
-            "fetch the file again"
+            f"{path} claims {shape_text(dims)} values ({expected:,} bytes); nnviz reads IDX "
+            f"files of at most {MAX_IDX_BYTES:,} bytes: is the header damaged?"
         )
-    arr = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
+    if not reader.gzip and reader.size < expected:  # known without reading the body
+        raise NnvizError(_length_message(path, dims, expected, reader.size))
+    data = reader.read(body + 1)  # one byte more: is there more than promised?
+    have = header + len(data)
+    if have != expected:
+        have = reader.size if not reader.gzip else have
+        raise NnvizError(_length_message(path, dims, expected, have, more=have > expected))
+    arr = np.frombuffer(data, dtype=dtype, count=math.prod(dims)).reshape(dims)
     return arr.astype(dtype.newbyteorder("="))
+
+
+def _length_message(path: Path, dims, expected: int, have: int, more: bool = False) -> str:
+    state = "longer than its header says" if more else "truncated"
+    has = f"more than {expected}" if more and have <= expected + 1 else str(have)
+    return (
+        f"{path} is {state}: the header says {shape_text(dims)} values "
+        f"({expected} bytes with the header) but the file has {has} bytes; "
+        "fetch the file again"
+    )
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:

@@ -64,6 +64,25 @@ def load_data_dir(directory: str | os.PathLike, **kw) -> Dataset:
     A path to ``train.csv`` or to an IDX file is taken to mean its folder.
     """
     directory = Path(directory).expanduser()
+    try:
+        return _load_data_dir(directory, **kw)
+    except OSError as exc:  # a folder that cannot be read, a file deleted mid-read, EIO
+        raise _os_error(directory, exc) from None
+
+
+def _os_error(directory: Path, exc: OSError) -> NnvizError:
+    where = exc.filename or directory
+    if isinstance(exc, PermissionError):
+        return NnvizError(
+            f"cannot read {where}: permission denied; make the data folder readable "
+            f"(chmod -R u+rX {directory}) or copy it somewhere you can read"
+        )
+    if isinstance(exc, FileNotFoundError):
+        return NnvizError(f"{where} is gone: was it moved or deleted while reading? try again")
+    return NnvizError(f"cannot read {where}: {exc.strerror or exc}")
+
+
+def _load_data_dir(directory: Path, **kw) -> Dataset:
     if directory.is_file():
         name = directory.name
         if name == "train.csv" or "idx" in name:

@@ -85,3 +85,20 @@ def lower_thread_priority(niceness: int = 10) -> bool:
     except OSError:
         return False
     return True
+
+
+OUT_OF_MEMORY_ADVICE = (
+    "the device ran out of memory; lower the batch size (Settings → Batch, or --batch-size), "
+    "use a smaller model, or train on the CPU (--device cpu)"
+)
+
+
+def explain_failure(message: str) -> str:
+    """A training failure's message with what to do, where we know it: an
+    out-of-memory error (CUDA's, or the CPU allocator's) says how to fit."""
+    text = message.lower()
+    if "outofmemoryerror" in text or "out of memory" in text or "memoryerror" in text:
+        if message.startswith("Training stopped"):  # "Training stopped at step N: ..."
+            return f"{message.split(':', 1)[0]}: {OUT_OF_MEMORY_ADVICE}"
+        return OUT_OF_MEMORY_ADVICE[0].upper() + OUT_OF_MEMORY_ADVICE[1:]
+    return message

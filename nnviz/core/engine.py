@@ -22,14 +22,28 @@ import numpy as np
 import torch
 from torch import nn
 
+from nnviz.core.capture_state import kept_state
 from nnviz.core.datasets import Dataset
 from nnviz.core.devices import resolve_device
 from nnviz.core.errors import NnvizError
+from nnviz.core.features import apply_features, check_playground, featurize  # issue 11
+from nnviz.core.features import load_data as load_toy_data
 from nnviz.core.models import MLPSpec, neuron_layers, param_count
+from nnviz.core.module_capture import SnapshotCapture  # module blocks (issue 9)
+from nnviz.core.regularisation import regularised  # playground (issue 11)
 from nnviz.core.scenarios import Scenario
 from nnviz.core.snapshot import DecisionField, LayerSnapshot, Snapshot, frozen
 from nnviz.core.step_capture import BufferPool, LayerCapture, mean_std
-from nnviz.core.training_parts import LOSSES, make_loss, make_optimizer
+from nnviz.core.training_parts import (
+    CUSTOM,
+    LOSSES,
+    CustomParts,
+    accuracy_of,
+    first_tensor,
+    is_linear_chain,
+    make_loss,
+    make_optimizer,
+)
 
 MAX_BATCH = 65_536
 FIELD_RES = 64
@@ -72,6 +86,19 @@ class TrainConfig:
     # Steps between evaluations; < 0: never; 0: automatic (by training time, at
     # most EVAL_SHARE of it; see EVAL_* above).
     eval_every: int = 0
+    # --- playground (issue 11): 2-D data and Playground's controls; the defaults
+    # change nothing (None: the scenario's own noise / test ratio / output) ---
+    noise: float | None = None
+    test_ratio: float | None = None
+    features: tuple[str, ...] = ()  # extra inputs after x1, x2 (nnviz.core.features)
+    reg: str = "none"  # "none", "l1", "l2": rate·Σ|w| or rate·Σw² over the weights
+    reg_rate: float = 0.0
+    output_activation: str | None = None  # layer-list scenarios only
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "features", tuple(self.features or ()))
+
+    # --- end playground (issue 11) ---
 
     @classmethod
     def for_scenario(cls, scenario: Scenario, **overrides) -> TrainConfig:
@@ -92,12 +119,13 @@ class TrainConfig:
             raise NnvizError(
                 f"the batch size must be between 1 and {MAX_BATCH}, got {self.batch_size!r}"
             )
-        if self.loss not in LOSSES:
+        if self.loss not in LOSSES and self.loss != CUSTOM:
             raise NnvizError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
         if not isinstance(self.eval_every, int):
             raise NnvizError(f"eval_every must be a whole number, got {self.eval_every!r}")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise NnvizError(f"the seed must be a whole number ≥ 0, got {self.seed!r}")
+        check_playground(self)  # playground (issue 11): noise, ratio, features, L1/L2
 
 
 @dataclass(frozen=True)
@@ -136,8 +164,11 @@ class Trainer:
         data_dir: str | Path | None = None,
         dataset: Dataset | None = None,
         model: nn.Module | None = None,
+        parts: CustomParts | None = None,
     ) -> None:
         self.scenario = scenario
+        # a model file's loss callable, optimizer factory and task (nnviz.core.model_file)
+        self.parts = parts
         self.config = config or TrainConfig.for_scenario(scenario)
         self.config.validate()
         self.device = resolve_device(self.config.device)
@@ -152,13 +183,17 @@ class Trainer:
             if not scenario.trainable:
                 scenario.build_model()  # raises the "expression, not a model" error
             torch.manual_seed(self.config.seed)
-            dataset = scenario.load_data(self.config.seed, self.data_dir)
+            dataset = load_toy_data(scenario, self.config, self.data_dir)  # playground (issue 11)
+        self.raw_dataset = dataset  # --- playground (issue 11): + extra input features ---
+        dataset = featurize(dataset, self.config.features)
         self.dataset = dataset
         self._user_model = model
         self.dtype = scenario.dtype
         self._to = dict(device=self.device, dtype=self.dtype)
-        self.x_train = torch.as_tensor(dataset.x_train, **self._to)
-        self.x_val = torch.as_tensor(dataset.x_val, **self._to)
+        # integer inputs (token ids for an nn.Embedding) stay integer
+        xdt = torch.long if dataset.x_train.dtype.kind in "iu" else self.dtype
+        self.x_train = torch.as_tensor(dataset.x_train, device=self.device, dtype=xdt)
+        self.x_val = torch.as_tensor(dataset.x_val, device=self.device, dtype=xdt)
         self.binary = dataset.binary
         ydt = self.dtype if self.binary or dataset.y_train.dtype.kind == "f" else torch.long
         self.y_train = torch.as_tensor(dataset.y_train, device=self.device, dtype=ydt)
@@ -188,9 +223,15 @@ class Trainer:
         sc, cfg = self.scenario, self.config
         if sc.spec is None or self._user_model is not None:
             return None
+        spec = sc.spec
         if sc.editable and cfg.hidden is not None:
-            return sc.spec.with_hidden(cfg.hidden, cfg.activation)
-        return sc.spec
+            spec = sc.spec.with_hidden(cfg.hidden, cfg.activation)
+        # --- playground (issue 11): the input width with features; the output activation ---
+        if cfg.features or cfg.output_activation:
+            out = cfg.output_activation or spec.activations[-1]
+            spec = replace(spec, sizes=(2 + len(cfg.features), *spec.sizes[1:]))
+            spec = replace(spec, activations=(*spec.activations[:-1], out))
+        return spec  # --- end playground (issue 11) ---
 
     def fork(self) -> Trainer:
         """A copy holding this trainer's model, optimizer and counters as they
@@ -204,7 +245,7 @@ class Trainer:
         if self._user_model is not None:
             other.model, other.optimizer = copy.deepcopy((self.model, self.optimizer))
             other._user_model = other.model
-            other.layers = neuron_layers(other.model)
+            other.layers = self._neuron_layers(other.model)
         return other
 
     def reset(self) -> None:
@@ -217,10 +258,19 @@ class Trainer:
             self.model = self.scenario.build_model(self.spec)
         self.model.to(**self._to)
         self.model.train()
-        self.loss_fn = make_loss(self.config.loss)
-        self._check_loss_fits()
-        self.optimizer = make_optimizer(self.config.optimizer, self.model, self.config.lr)
-        self.layers = neuron_layers(self.model)
+        self.loss_fn = make_loss(self.config.loss, self.parts)
+        if isinstance(self.loss_fn, nn.Module):
+            self.loss_fn.to(self.device)
+        # --- playground (issue 11): training adds rate·penalty; evaluation does not ---
+        self._train_loss = regularised(
+            self.loss_fn, self.model, self.config.reg, self.config.reg_rate
+        )
+        if self.parts is None:  # a model file's loss was checked on its data when loaded
+            self._check_loss_fits()
+        self.optimizer = make_optimizer(
+            self.config.optimizer, self.model, self.config.lr, self.parts
+        )
+        self.layers = self._neuron_layers(self.model)
         self.step_count = 0
         self.epoch = 0
         self._gen = torch.Generator().manual_seed(self.config.seed)
@@ -232,6 +282,14 @@ class Trainer:
         self._train_time = 0.0  # seconds spent in step() since then
         self._eval_after = EVAL_MIN_INTERVAL  # training seconds until the next one
         self._batch = self._next_batch_indices()
+
+    def _neuron_layers(self, model: nn.Module):
+        """The Linear layers the neuron view draws: all of a built-in model's;
+        a user's model only when it is a Linear chain (else its modules are
+        shown as blocks)."""
+        if self._user_model is not None and not is_linear_chain(model):
+            return []
+        return neuron_layers(model)
 
     def _check_loss_fits(self) -> None:
         kind = LOSSES[self.config.loss].classification
@@ -306,18 +364,24 @@ class Trainer:
         if snapshot or requested:
             self._snap_request.clear()
             row = self._snap_row if requested else self.sample_row
-            with LayerCapture(self.model, self.layers) as capture:
+            with SnapshotCapture(self.model, self.layers, row=row) as capture:  # issue 9
                 out = self.model(x)
-                loss = self.loss_fn(out, y)
+                loss = self._train_loss(out, y)  # playground (issue 11)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
             snap = self._make_snapshot(capture, x, y, out, loss, idx, row)
         else:
             out = self.model(x)
-            loss = self.loss_fn(out, y)
+            loss = self._train_loss(out, y)  # playground (issue 11)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
         self.optimizer.step()
+        # --- health (issue 12): per-layer statistics on snapshot steps, after the update ---
+        if snap is not None:
+            from nnviz.core.health import observe
+
+            snap = observe(self, snap, capture)
+        # --- end health (issue 12) ---
         self.step_count += 1
         loss_value = loss.item()
         epoch_before = self.epoch
@@ -364,16 +428,25 @@ class Trainer:
     @torch.no_grad()
     def _loss_acc(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float | None]:
         total, correct, n = 0.0, 0.0, int(x.shape[0])
+        if n == 0:  # (issue 13) no samples (a one-sample set has no validation)
+            return math.nan, None
         chunk = 4096
-        reduction = getattr(self.loss_fn, "reduction", "sum")
+        parts = self.parts
+        # a model file's own loss function: taken as a mean (the usual) unless it says
+        reduction = getattr(self.loss_fn, "reduction", "sum" if parts is None else "mean")
         for i in range(0, n, chunk):
             out = self.model(x[i : i + chunk])
             yy = y[i : i + chunk]
+            rows = int(yy.shape[0])
             part = float(self.loss_fn(out, yy))
-            total += part * (out.shape[0] if reduction == "mean" else 1)
-            correct += _accuracy(out, yy, self.binary) * out.shape[0]
+            total += part * (rows if reduction == "mean" else 1)
+            if parts is None:
+                correct += _accuracy(out, yy, self.binary) * rows
+            elif correct is not None:
+                acc = accuracy_of(out, yy, parts)
+                correct = None if acc is None else correct + acc * rows
         loss = total / n if reduction == "mean" else total
-        return loss, correct / n
+        return loss, (correct / n if correct is not None else None)
 
     def evaluate(self, max_train: int | None = None, max_val: int | None = None) -> EvalMetrics:
         """Loss and accuracy on (the first ``max_*`` samples of) both sets."""
@@ -401,13 +474,14 @@ class Trainer:
     def snapshot(self, sample_row: int | None = None) -> Snapshot:
         """A snapshot of one forward/backward on the next batch, with no update."""
         x, y = self.sample_batch()
-        capture = LayerCapture(self.model, self.layers)
-        with capture:
+        row = self.sample_row if sample_row is None else sample_row
+        capture = SnapshotCapture(self.model, self.layers, row=row)  # issue 9: + blocks
+        # No update: BatchNorm's running statistics and the RNG stay as they were.
+        with kept_state(self.model), capture:
             out = self.model(x)
-            loss = self.loss_fn(out, y)
+            loss = self._train_loss(out, y)  # playground (issue 11)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-        row = self.sample_row if sample_row is None else sample_row
         return self._make_snapshot(capture, x, y, out, loss, self._batch, row)
 
     def _make_snapshot(self, capture, x, y, out, loss, idx, row) -> Snapshot:
@@ -469,8 +543,9 @@ class Trainer:
             input=frozen(x[row].reshape(-1)),
             input_shape=tuple(self.dataset.input_shape),
             target=frozen(y[row].reshape(-1)),
-            output=frozen(out[row].reshape(-1)),
+            output=frozen(first_tensor(out)[row].reshape(-1)),  # a tuple: its first tensor
             layers=tuple(layers),
+            blocks=capture.blocks() if hasattr(capture, "blocks") else (),  # issue 9
             params=MappingProxyType(params),
             grads=MappingProxyType(grads),
             field=self.decision_field() if self.scenario.two_d else None,
@@ -479,13 +554,15 @@ class Trainer:
     @torch.no_grad()
     def decision_field(self, res: int = FIELD_RES) -> DecisionField:
         """The model over a grid of the input plane (2-D scenarios)."""
-        pts = np.concatenate([self.dataset.x_train, self.dataset.x_val])
+        raw = getattr(self, "raw_dataset", self.dataset)  # playground (issue 11): the 2-D points
+        pts = np.concatenate([raw.x_train, raw.x_val])
         lo = np.floor(pts.min(0) * 10) / 10 - 0.1
         hi = np.ceil(pts.max(0) * 10) / 10 + 0.1
         xs = np.linspace(lo[0], hi[0], res)
         ys = np.linspace(lo[1], hi[1], res)
         gx, gy = np.meshgrid(xs, ys)  # row = y, column = x
         grid = torch.as_tensor(np.stack([gx.ravel(), gy.ravel()], 1), **self._to)
+        grid = apply_features(grid, self.config.features)  # playground (issue 11)
         capture = LayerCapture(self.model, self.layers, grads=False)
         with capture:
             out = self.model(grid)

@@ -62,7 +62,10 @@ def gradcheck_module(
     if unknown:
         raise NnvizError(f"no parameter named {', '.join(unknown)}; choose from {', '.join(named)}")
 
+    rng_state = torch.get_rng_state()
+
     def loss() -> torch.Tensor:
+        torch.set_rng_state(rng_state)  # every evaluation draws the same dropout masks
         return lf(m(x64), y64)
 
     m.zero_grad(set_to_none=True)
@@ -88,6 +91,7 @@ def gradcheck_module(
                 num = (lp - lm) / (2 * eps)
                 ag = g[idx].item()
                 rows.append(GradCheckRow(name, idx, ag, num, _rel(ag, num)))
+    torch.set_rng_state(rng_state)  # as if the check had not drawn anything
     worst = max((r.rel_error for r in rows), default=0.0)
     return GradCheckResult(tuple(rows), worst, eps)
 

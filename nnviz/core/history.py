@@ -122,6 +122,7 @@ class MetricsHistory:
         self.train_epoch.append(epochs)
         self.train_loss.append(losses)
         self.version += 1
+        _bound_metrics(self)  # issue 13: memory stays bounded over long runs
 
     def append_eval(
         self,
@@ -224,6 +225,59 @@ class MetricsHistory:
 
 def _nan(v) -> float:
     return math.nan if v is None else float(v)
+
+
+# --- metrics thinning (issue 13) ---------------------------------------------------------
+# A run of hours appends a loss every step (2,000 steps/s: ~60 bytes a step, 250 MB an
+# hour). Once the losses number more than MAX_POINTS, the newest RECENT_POINTS stay at
+# full resolution and older steps are averaged in buckets of equal size (mean step,
+# mean epoch, mean loss; the smoothed curves alike); when the old part grows past half
+# the points, its buckets merge in pairs. So memory stays bounded, the whole run stays
+# drawn, and every part of it keeps about the same density.
+MAX_POINTS = 100_000
+RECENT_POINTS = 25_000
+
+
+def _bucket_means(a: np.ndarray, start: int, stop: int, size: int) -> np.ndarray:
+    """``a`` with ``a[start:stop]`` replaced by the means of its buckets of ``size``."""
+    merged = a[start:stop].reshape(-1, size).mean(axis=1)
+    return np.concatenate([a[:start], merged, a[stop:]])
+
+
+def _bound_metrics(m: MetricsHistory) -> None:
+    n = len(m.train_loss)
+    state = m.__dict__.setdefault("_thinning", [1, 0, 0])  # bucket size, old points, n
+    if n < state[2]:  # cleared since: start again
+        state[:] = [1, 0, 0]
+    if n > MAX_POINTS:
+        for weight in list(m._smooth):
+            m.smoothed(weight)  # every cached curve computed up to the newest step
+        curves = (m.train_step, m.train_epoch, m.train_loss, *(o for _, o in m._smooth.values()))
+        size, n_old = state[0], state[1]
+        moved = (n - n_old - RECENT_POINTS) // size * size
+        arrays = [_bucket_means(g.view, n_old, n_old + moved, size) for g in curves]
+        n_old += moved // size
+        while n_old > MAX_POINTS // 2:  # the old part's buckets merge in pairs
+            even = n_old // 2 * 2
+            arrays = [_bucket_means(a, 0, even, 2) for a in arrays]
+            n_old, size = even // 2 + (n_old - even), size * 2
+        for g, a in zip(curves, arrays, strict=True):
+            g.clear()  # a new array: a view handed out earlier keeps its numbers
+            g.append(a)
+        state[0], state[1] = size, n_old
+    state[2] = len(m.train_loss)
+    for series in ((m.wall_step, m.wall_s), (m.eval_step, m.eval_epoch, m.val_loss,
+                   m.val_accuracy, m.train_accuracy, m.eval_train_loss)):  # fmt: skip
+        k = len(series[0])
+        if k > MAX_POINTS:  # few of these (one per chunk or evaluation): thin the older
+            keep = np.r_[np.arange(0, k - RECENT_POINTS, 2), np.arange(k - RECENT_POINTS, k)]
+            for g in series:
+                values = g.view[keep]
+                g.clear()
+                g.append(values)
+
+
+# --- end metrics thinning (issue 13) ------------------------------------------------------
 
 
 _LAYER_ARRAYS = ("z", "a", "dz", "da", "weight", "bias", "weight_grad", "bias_grad", "a_mean",
@@ -392,7 +446,21 @@ class History:
     ) -> None:
         self.metrics = MetricsHistory(smoothing)
         self.snapshots = SnapshotHistory(snapshot_budget)
+        # --- health (issue 12): the health report a snapshot carries goes into
+        # history.health as the snapshot is added (nnviz/core/health_history.py)
+        from nnviz.core.health_history import HealthHistory
+
+        self.health = HealthHistory()
+        add_snapshot = self.snapshots.add
+
+        def add(snap: Snapshot, now: float | None = None) -> bool:
+            self.health.add(getattr(snap, "health", None))
+            return add_snapshot(snap, now)
+
+        self.snapshots.add = add
+        # --- end health (issue 12) ---
 
     def clear(self) -> None:
         self.metrics.clear()
         self.snapshots.clear()
+        self.health.clear()  # --- health (issue 12) ---

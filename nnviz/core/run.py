@@ -28,8 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
+from nnviz.core import checkpoint  # sessions (issue 10)
 from nnviz.core.engine import EvalMetrics, TrainConfig, Trainer
+from nnviz.core.devices import explain_failure
 from nnviz.core.errors import NnvizError
+from nnviz.core.features import same_data as same_toy_data  # playground (issue 11)
 from nnviz.core.run_messages import (
     HALT_ERROR,
     HALT_NONFINITE,
@@ -44,6 +47,7 @@ from nnviz.core.run_messages import (
     GraphReady,
     Halted,
     HistoryChanged,
+    LoadSession,  # sessions (issue 10)
     Metrics,
     ModelInfo,
     Pause,
@@ -52,9 +56,13 @@ from nnviz.core.run_messages import (
     Rejected,
     RequestSnapshot,
     Reset,
+    SaveSession,  # sessions (issue 10)
+    SessionLoaded,  # sessions (issue 10)
+    SessionSaved,  # sessions (issue 10)
     SetLearningRate,
     SetPace,
     SetThreads,
+    SetWeight,  # playground (issue 11)
     SnapshotReady,
     StateChanged,
     Step,
@@ -65,6 +73,7 @@ from nnviz.core.run_messages import (
 )
 from nnviz.core.scenarios import Scenario
 from nnviz.core.threads import ThreadTuner
+from nnviz.core.user_code import full_text
 
 __all__ = [
     "Built",
@@ -100,6 +109,7 @@ __all__ = [
     "HALT_PLANNED",
     "model_info",
     "planned_steps",
+    "SetWeight",  # playground (issue 11)
 ]
 
 EMIT_INTERVAL_S = 0.1  # metrics at most 10 times a second while racing
@@ -139,6 +149,7 @@ class Run:
         self.budget = 0  # steps to run while paused (Step, StepEpoch)
         self.delay = 0.0  # seconds per step while playing
         self.snapshot_every_step = False
+        self._loaded = None  # the model file last configured (nnviz.core.model_file)
         self._undo: list[Trainer] = []
         self._redo: list[Trainer] = []
         self._steps: list[int] = []
@@ -252,6 +263,11 @@ class Run:
             self.budget -= 1
             if self.budget == 0:  # the last step of Step / StepEpoch: show it
                 t.request_snapshot()
+        # --- health (issue 12): a run that asks for health every k steps (nnviz train) ---
+        every = t.__dict__.get("health_every")
+        if every and (t.step_count + 1) % every == 0:
+            t.request_snapshot()
+        # --- end health (issue 12) ---
         tuner = self.tuner
         tuner.before_step()
         try:
@@ -264,7 +280,7 @@ class Run:
             events.append(
                 Halted(
                     HALT_ERROR,
-                    f"Training stopped at step {t.step_count + 1}: {msg}",
+                    explain_failure(f"Training stopped at step {t.step_count + 1}: {msg}"),
                     traceback.format_exc(),
                 )
             )
@@ -354,6 +370,24 @@ class Run:
                 events.append(GraphReady(self._capture_graph(scalar)))
             case GradCheck(names):
                 events.append(GradCheckReady(self._gradcheck(names)))
+            # --- sessions (issue 10) ---
+            case SaveSession(path):
+                if t is None:
+                    raise NnvizError("nothing to save: open a scenario to train first")
+                saved = checkpoint.save_checkpoint(t, path)
+                self._flush(events)  # the metrics of every step saved come before
+                events.append(SessionSaved(saved, t.step_count))
+            case LoadSession(path, data_dir):
+                state = checkpoint.load_checkpoint(path)  # a bad file: Failed, nothing changes
+                trainer = checkpoint.restore_trainer(state, data_dir=data_dir)
+                self._forget_history(events)
+                self.expression = None
+                self._set_trainer(trainer, events)
+                self.tuner.retune()
+                events.append(Built(model_info(trainer)))
+                events.append(SessionLoaded(Path(path), trainer.step_count, trainer.epoch))
+                events.append(SnapshotReady(trainer.snapshot()))
+            # --- end sessions (issue 10) ---
             case _ if t is None:
                 return  # nothing to train: playback commands do nothing
             case Play():
@@ -399,6 +433,18 @@ class Run:
                 self.trainer = src.pop()
                 self._rebuilt(self.trainer, events)
                 events.append(HistoryChanged(bool(self._undo), bool(self._redo)))
+            # --- playground (issue 11): a weight edited by hand; undo brings it back ---
+            case SetWeight(layer, row, col, value):
+                from nnviz.core.weight_edit import kept_copy, set_weight
+
+                old = kept_copy(t)
+                set_weight(t.model, layer, row, col, value)  # a bad edit raises: nothing kept
+                self._remember(old, events)
+                if self.busy:
+                    t.request_snapshot()
+                else:
+                    events.append(SnapshotReady(t.snapshot()))
+            # --- end playground (issue 11) ---
             case SetLearningRate(lr):
                 t.set_lr(lr)
             case RequestSnapshot():
@@ -425,6 +471,18 @@ class Run:
 
     def _configure(self, cmd: Configure, events: list) -> None:
         sc = cmd.scenario
+        model_file = None
+        if cmd.model_file is not None or getattr(sc, "model_file", ""):
+            from nnviz.core.model_file import model_file_for
+
+            try:  # a user's file: import it here (the training process), keep it for settings
+                model_file = self._loaded = model_file_for(cmd.model_file, sc, self._loaded)
+            except NnvizError as exc:
+                events.append(Rejected(full_text(exc)))
+                return
+            sc = model_file.scenario
+        if sc is None:
+            raise NnvizError("nothing to configure: give a scenario or a model file")
         if not sc.trainable:
             self.expression = sc
             self._set_trainer(None, events)
@@ -435,24 +493,33 @@ class Run:
         data_dir = Path(cmd.data_dir) if cmd.data_dir is not None else None
         # A settings change keeps the data: no reloading (seconds for MNIST), and
         # the trainers kept for undo share one copy of it.
-        config = cmd.config or TrainConfig.for_scenario(sc)
+        config = cmd.config or TrainConfig.for_scenario(sc, **dict(cmd.overrides))
         same_data = (
             old is not None
             and old.scenario.id == sc.id
             and old.data_dir == data_dir
             and old.config.seed == config.seed
+            and same_toy_data(old.config, config)  # playground (issue 11): noise, test ratio
         )
         try:
-            trainer = Trainer(
-                sc,
-                config,
-                data_dir=data_dir,
-                model=cmd.model,
-                dataset=old.dataset if same_data else None,
-            )
+            model = cmd.model
+            if cmd.weights is not None:
+                from nnviz.core.weights import model_with_weights
+
+                model = model_with_weights(sc, config, cmd.weights, model_file, model)
+            if model_file is not None:
+                trainer = model_file.trainer(config, model=model)
+            else:
+                trainer = Trainer(
+                    sc,
+                    config,
+                    data_dir=data_dir,
+                    model=model,
+                    dataset=getattr(old, "raw_dataset", old.dataset) if same_data else None,
+                )
             info = model_info(trainer)
         except NnvizError as exc:
-            events.append(Rejected(str(exc)))
+            events.append(Rejected(full_text(exc)))
             return
         except Exception as exc:
             events.append(Rejected(f"{type(exc).__name__}: {exc}", traceback.format_exc()))
@@ -497,13 +564,13 @@ class Run:
 
 
 def model_info(t: Trainer) -> ModelInfo:
-    ds = t.dataset
+    ds = getattr(t, "raw_dataset", t.dataset)  # playground (issue 11): the 2-D points
     points = labels = mask = None
     if t.scenario.two_d:
         points = np.concatenate([ds.x_train, ds.x_val]).astype(np.float64)
         labels = np.concatenate([ds.y_train.reshape(-1), ds.y_val.reshape(-1)])
         mask = np.r_[np.zeros(len(ds.x_train), bool), np.ones(len(ds.x_val), bool)]
-    widths = (int(np.prod(ds.input_shape)), *(layer.width for layer in t.layers))
+    widths = (int(np.prod(t.dataset.input_shape)), *(layer.width for layer in t.layers))
     return ModelInfo(
         scenario=t.scenario,
         config=t.config,

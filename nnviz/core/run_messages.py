@@ -22,12 +22,22 @@ from nnviz.core.snapshot import Snapshot
 class Configure:
     """Build a trainer for ``scenario`` (a user's ``model`` instead of the
     scenario's, if given). An expression scenario has nothing to train: the
-    run keeps it for graph captures. On failure the old trainer stays."""
+    run keeps it for graph captures. On failure the old trainer stays.
 
-    scenario: Scenario
+    ``model_file``: a model file's spec (a path or ``package.module:function``;
+    in the same process also a loaded :class:`nnviz.core.model_file.ModelFile`):
+    the run loads it itself, and ``scenario`` may then be None. A scenario made
+    from a model file names its file, so a settings change keeps to it.
+    ``weights``: a state_dict file to start from. ``overrides``: with no
+    ``config``, changes to the scenario's defaults (e.g. seed and device)."""
+
+    scenario: Scenario | None
     config: TrainConfig | None = None
     data_dir: Path | None = None
     model: object = None
+    model_file: object = None
+    weights: Path | None = None
+    overrides: tuple[tuple[str, object], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,21 @@ class Undo:
 @dataclass(frozen=True)
 class Redo:
     pass
+
+
+# --- playground (issue 11) ---
+@dataclass(frozen=True)
+class SetWeight:
+    """Set one weight by hand, ``layer``'s ``weight[row, col]`` (its bias
+    ``[row]`` when ``col`` is None); undoable; a snapshot follows."""
+
+    layer: str
+    row: int
+    col: int | None
+    value: float
+
+
+# --- end playground (issue 11) ---
 
 
 @dataclass(frozen=True)
@@ -210,3 +235,39 @@ class GraphReady:
 @dataclass(frozen=True)
 class GradCheckReady:
     result: object  # nnviz.core.gradcheck.GradCheckResult
+
+
+# --- sessions (issue 10): save and resume a trainer exactly (nnviz.core.checkpoint) ---
+
+
+@dataclass(frozen=True)
+class SaveSession:
+    """Write the trainer's checkpoint to ``path`` (a folder: its checkpoint.pt)."""
+
+    path: Path
+
+
+@dataclass(frozen=True)
+class LoadSession:
+    """Replace the trainer with the one saved at ``path``, exactly where it was."""
+
+    path: Path
+    data_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class SessionSaved:
+    path: Path  # the checkpoint file written
+    step: int
+
+
+@dataclass(frozen=True)
+class SessionLoaded:
+    """Follows the Built of a loaded session: training resumes from ``step``."""
+
+    path: Path
+    step: int
+    epoch: int
+
+
+# --- end sessions (issue 10) ---

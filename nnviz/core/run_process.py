@@ -43,17 +43,31 @@ IDLE_POLL_S = 0.1  # the child's longest wait for a command when idle
 # --- what crosses the pipe ------------------------------------------------------------
 
 
+# --- model files (issue 9): a scenario made from a user's file travels as itself
+# (plain fields), a built-in one by id; a model file by its spec (the child loads it) ---
+def _scenario_ref(sc):
+    return sc.id if sc is not None and not getattr(sc, "model_file", "") else sc
+
+
+def _scenario_of(ref):
+    return get_scenario(ref) if isinstance(ref, str) else ref
+
+
 def _encode_command(cmd):
     if isinstance(cmd, R.Configure):
-        return ("configure", cmd.scenario.id, cmd.config, cmd.data_dir, cmd.model)
+        mf = cmd.model_file
+        spec = getattr(mf, "spec", mf)  # a loaded ModelFile: its spec (a module can't travel)
+        return replace(cmd, scenario=_scenario_ref(cmd.scenario), model_file=spec)
     return cmd
 
 
 def _decode_command(msg):
-    if isinstance(msg, tuple) and msg and msg[0] == "configure":
-        _, scenario_id, config, data_dir, model = msg
-        return R.Configure(get_scenario(scenario_id), config, data_dir, model)
+    if isinstance(msg, R.Configure):
+        return replace(msg, scenario=_scenario_of(msg.scenario))
     return msg
+
+
+# --- end model files (issue 9) ---
 
 
 def _plain_snapshot(snap: Snapshot) -> Snapshot:
@@ -79,7 +93,7 @@ def _encode_event(ev):
     if isinstance(ev, R.SnapshotReady):
         return R.SnapshotReady(_plain_snapshot(ev.snapshot))
     if isinstance(ev, R.Built):
-        return ("built", ev.info.scenario.id, replace(ev.info, scenario=None))
+        return ("built", _scenario_ref(ev.info.scenario), replace(ev.info, scenario=None))
     return ev
 
 
@@ -87,8 +101,8 @@ def _decode_event(msg):
     if isinstance(msg, R.SnapshotReady):
         return R.SnapshotReady(_frozen_snapshot(msg.snapshot))
     if isinstance(msg, tuple) and msg and msg[0] == "built":
-        _, scenario_id, info = msg
-        return R.Built(replace(info, scenario=get_scenario(scenario_id)))
+        _, scenario_ref, info = msg
+        return R.Built(replace(info, scenario=_scenario_of(scenario_ref)))
     return msg
 
 

@@ -115,7 +115,11 @@ def _fixed(name: str, x, y, input_shape) -> Callable[[int, Path | None], Dataset
 
 
 def _toy(kind: str, noise: float = 0.1) -> Callable[[int, Path | None], Dataset]:
-    return lambda seed, data_dir: datasets.toy_2d(kind, noise=noise, seed=seed)
+    make = lambda seed, data_dir: datasets.toy_2d(kind, noise=noise, seed=seed)  # noqa: E731
+    # --- playground (issue 11): which toy set, so noise/test ratio can be changed ---
+    make.toy_kind, make.toy_noise = kind, noise
+    # --- end playground (issue 11) ---
+    return make
 
 
 def _sphere(seed: int, data_dir: Path | None) -> Dataset:
@@ -174,7 +178,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "chain-rule",
             "Chain rule: L = 3(a + b·c)",
-            "Lecture notes on backprop (seed 002): computation graph",
+            "the lecture notes on backprop: the computation graph",
             "u = b·c, v = a + u, L = 3v with a = 5, b = 3, c = 2. Step through backprop "
             "and watch the chain rule multiply upstream by local derivatives.",
             figure="L = 33; dL/da = 3, dL/db = 6, dL/dc = 9",
@@ -184,7 +188,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "autograd-mean",
             "Autograd: c = mean(a + 5)",
-            "PyTorch beginner's guide (seed 000): autograd module",
+            "the PyTorch beginner's guide: the autograd module",
             "a is a 2×2 tensor requiring grad; b = a + 5; c = mean(b).",
             figure="every dc/da = 0.25",
             kind="expression",
@@ -193,7 +197,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "or-gate",
             "OR gate perceptron",
-            "OR-gate notebook (seed 001)",
+            "the OR-gate notebook",
             "Linear(2,1) + Sigmoid in float64, weights from numpy.random.seed(1), "
             "L1 loss (sum), SGD lr 0.05, the whole truth table as one batch.",
             figure="loss 1.47 at step 0, 2.14e-2 at step 9000; w = 9.98578506, 9.98589032, "
@@ -210,7 +214,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "logistic-regression",
             "Logistic regression",
-            "Lecture notes on backprop (seed 002): backprop for logistic regression",
+            "the lecture notes on backprop: backprop for logistic regression",
             "One sigmoid unit trained with binary cross-entropy on two Gaussian blobs; "
             "its gradient is dz = a − y, dw = (a − y)x, db = a − y.",
             figure="dz = a − y, dw = (a − y)x, db = a − y",
@@ -226,7 +230,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "scratch-mlp",
             "Sigmoid network from scratch",
-            "PyTorch beginner's guide (seed 000): a neural network from scratch",
+            "the PyTorch beginner's guide: a neural network from scratch",
             "X = [[1,0,1,0],[1,0,1,1],[0,1,0,1]], y = [1,1,0]; one hidden sigmoid layer "
             "of 3; gradient descent on ½·SSE with lr 0.1 for 5,000 epochs.",
             figure="predictions near 0.98, 0.97, 0.03",
@@ -242,7 +246,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "deep-mlp",
             "Deep network 3-5-5-3-1",
-            "Lecture notes on backprop (seed 002): L = 4 layers",
+            "the lecture notes on backprop: L = 4 layers",
             "Four layers of sizes 3-5-5-3-1 learn whether a 3-D point lies inside a "
             "sphere; the per-layer backprop formulas are checked against autograd.",
             figure="dZ = dA ⊙ g'(Z), dW = (1/m) dZᵀ A_prev, db = (1/m) Σ dZ, dA_prev = dZ W",
@@ -258,7 +262,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "mnist-mlp",
             "MNIST digits MLP",
-            "Lecture notes (seed 002): Flatten → Linear(784,512) → ReLU → Linear(512,512) "
+            "the lecture notes on backprop: Flatten → Linear(784,512) → ReLU → Linear(512,512) "
             "→ ReLU → Linear(512,10)",
             "Handwritten digits from your MNIST IDX files (--data DIR); without files, "
             "scikit-learn's digits resized to 28×28 stand in.",
@@ -275,7 +279,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "apparel-mlp",
             "Apparel images MLP",
-            "PyTorch beginner's guide (seed 000): image classification case study",
+            "the PyTorch beginner's guide: the image classification case study",
             "10 apparel classes, 28×28 grey images from train.csv + PNGs (or Fashion-MNIST "
             "IDX files), one hidden layer of 500, Adam, cross-entropy, 10 % validation.",
             figure="the seed's MLP reached about 65 %; well trained, well over 85 %",
@@ -339,13 +343,96 @@ SCENARIOS: dict[str, Scenario] = {
             "TensorFlow Playground-style 2-D set",
             "Two interleaved spirals: the hard one. Two hidden ReLU layers of 32 "
             "untangle them; narrower tanh networks stall near 60 %.",
-            figure="≥ 90 % test accuracy after about 340 steps (17 epochs); 1,000 steps by default",
+            figure="≥ 90 % test accuracy after about 340 steps (34 epochs); 1,000 steps by default",
             spec=MLPSpec((2, 32, 32, 1), ("relu", "relu", "sigmoid")),
             data=_toy("spiral"),
             **{**_TOY, "epochs": 100, "lr": 0.02, "batch_size": 20},
         ),
     )
 }
+
+# --- health demonstrations (issue 12): networks that train badly, and one that doesn't ---
+
+
+def _kaiming_init(model: nn.Module) -> None:
+    """He (Kaiming) normal weights for ReLU, zero biases."""
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+
+
+def _negative_bias_init(model: nn.Module) -> None:
+    """Every bias −3: on inputs in [−1, 1] no ReLU unit ever switches on."""
+    for m in model.modules():
+        if isinstance(m, nn.Linear) and m.bias is not None:
+            nn.init.constant_(m.bias, -3.0)
+
+
+_DEEP = 8  # hidden layers of the vanishing-gradient pair
+_HEALTH = dict(data=_toy("circle"), loss="bce", batch_size=20, steps=300, two_d=True, editable=True)
+_HEALTH_SOURCE = "Training-health demonstration: watch the Gradient flow and Distributions tabs"
+
+SCENARIOS.update(
+    {
+        s.id: s
+        for s in (
+            Scenario(
+                "vanishing-sigmoid",
+                "Vanishing gradients: 8 sigmoid layers",
+                _HEALTH_SOURCE,
+                "Eight hidden sigmoid layers of 16 with PyTorch's default initialisation: "
+                "each layer scales the gradient by σ' ≤ ¼ times its weights, so the first "
+                "layers get gradients a millionth of the output layer's and barely move.",
+                figure="layer 1's gradient about 1e-7 of the output layer's; the loss stays near 0.69",
+                spec=MLPSpec((2, *[16] * _DEEP, 1), ("sigmoid",) * (_DEEP + 1)),
+                optimizer="sgd",
+                lr=0.5,
+                **_HEALTH,
+            ),
+            Scenario(
+                "deep-relu-kaiming",
+                "Healthy twin: 8 ReLU layers, Kaiming init",
+                _HEALTH_SOURCE,
+                "The same depth with ReLU and He (Kaiming) initialisation: the gradient "
+                "keeps its size through all eight layers and the network learns the circle.",
+                figure="every layer's gradient within 10× of the output layer's; ≥ 90 % accuracy",
+                spec=MLPSpec((2, *[16] * _DEEP, 1), ("relu",) * _DEEP + ("sigmoid",)),
+                optimizer="sgd",
+                lr=0.05,
+                init=_kaiming_init,
+                **_HEALTH,
+            ),
+            Scenario(
+                "lr-too-high",
+                "Learning rate too high: updates explode",
+                _HEALTH_SOURCE,
+                "A small tanh network regressing with MSE and SGD at learning rate 0.5: "
+                "each step overshoots, the output layer's updates grow to many times its "
+                "weights and within a few dozen steps the loss becomes infinite.",
+                figure="updates over 1× the weights a step, then a NaN/Inf loss",
+                spec=MLPSpec((2, 32, 32, 1), ("tanh", "tanh", "linear")),
+                optimizer="sgd",
+                lr=0.5,
+                **{**_HEALTH, "loss": "mse", "steps": 200},
+            ),
+            Scenario(
+                "dead-relu",
+                "Dead ReLUs: a large negative bias",
+                _HEALTH_SOURCE,
+                "A ReLU network whose biases all start at −3: no unit is ever active on "
+                "the inputs, so no gradient reaches the hidden layers and nothing learns.",
+                figure="100 % of units dead in both hidden layers; accuracy stays at chance",
+                spec=MLPSpec((2, 32, 32, 1), ("relu", "relu", "sigmoid")),
+                optimizer="adam",
+                lr=0.01,
+                init=_negative_bias_init,
+                **_HEALTH,
+            ),
+        )
+    }
+)
+# --- end health demonstrations (issue 12) ---
 
 DEFAULT_SCENARIO = "spiral"
 

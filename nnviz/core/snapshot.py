@@ -14,6 +14,7 @@ from types import MappingProxyType
 import numpy as np
 
 from nnviz.core.arrays import frozen
+from nnviz.core.block_snapshot import BlockSnapshot  # module blocks (issue 9)
 
 __all__ = ["DecisionField", "LayerSnapshot", "Snapshot", "frozen"]
 
@@ -72,6 +73,12 @@ class Snapshot:
     params: Mapping[str, np.ndarray] = field(default_factory=lambda: MappingProxyType({}))
     grads: Mapping[str, np.ndarray] = field(default_factory=lambda: MappingProxyType({}))
     field: DecisionField | None = None
+    # --- module blocks (issue 9): one per module call, in forward order, for
+    # models that are not plain Linear chains (see nnviz/core/module_capture.py)
+    blocks: tuple[BlockSnapshot, ...] = ()
+    # --- health (issue 12): a HealthReport (nnviz/core/health_types.py) on the
+    # steps the engine measured; None on the others ---
+    health: object | None = None
 
     @property
     def widths(self) -> tuple[int, ...]:

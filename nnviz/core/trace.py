@@ -6,8 +6,10 @@ crosses from the worker thread to the views safely. This module imports no
 torch (the graph views import it for these types and nothing else).
 
 Node ids are ``n0, n1, ...`` in the order the graph walk meets them (output
-first); the output tensor is its own node ``out``. Edges run from input to
-consumer (forward direction).
+first); the output tensor is its own node ``out`` (a model returning several
+tensors: one ``out`` node with each of them in ``values``). Edges run from input
+to consumer (forward direction); an edge's ``slots`` are the consumer's input
+slots it feeds and ``outputs`` which output of the producer feeds each slot.
 """
 
 from __future__ import annotations
@@ -34,6 +36,16 @@ class GraphNode:
     grad: np.ndarray | None  # dOut/d(this node's output): upstream / accumulated grad
     module: str = ""  # owning nn.Module path ("" for none)
     is_param: bool = False
+    reason: str = ""  # why ``value`` is None (an op whose output could not be recovered)
+    # Nodes with several outputs (Unbind, Split, an RNN's gates; the output node of a
+    # model returning a tuple or dict): each output's value and gradient, in order
+    # (``value`` / ``grad`` are output 0's). Empty for single-output nodes.
+    values: tuple[np.ndarray | None, ...] = ()
+    grads: tuple[np.ndarray | None, ...] = ()
+
+    @property
+    def n_outputs(self) -> int:
+        return max(len(self.values), len(self.grads), 1)
 
 
 @dataclass(frozen=True)
@@ -60,7 +72,7 @@ class BackwardStep:
 
 @dataclass(frozen=True)
 class AutogradTrace:
-    graph: nx.DiGraph = field(repr=False)  # node attr "node": GraphNode; edge attr "slots"
+    graph: nx.DiGraph = field(repr=False)  # node attr "node"; edge attrs "slots", "outputs"
     nodes: dict[str, GraphNode] = field(repr=False)
     output: str  # the output node's id
     forward_order: tuple[str, ...]  # ops and leaves in a topological (forward) order
@@ -99,6 +111,15 @@ class AutogradTrace:
             if m:
                 seen.setdefault(m, None)
         return list(seen)
+
+    def missing_values(self) -> list[GraphNode]:
+        """Op nodes whose forward value is not in the trace (each says why in ``reason``)."""
+        return [n for n in self.nodes.values() if n.kind == "op" and n.value is None]
+
+    @property
+    def every_value_shown(self) -> bool:
+        """True when every node has its value: what a view may then claim."""
+        return all(n.value is not None for n in self.nodes.values())
 
     def leaf_grads(self) -> dict[str, np.ndarray]:
         return {n.name: n.grad for n in self.nodes.values() if n.kind == "leaf" and n.name}

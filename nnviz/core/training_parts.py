@@ -39,7 +39,33 @@ LOSSES: dict[str, LossInfo] = {
 }
 
 
-def make_loss(name: str) -> nn.Module:
+# A model file's own loss callable or optimizer factory: the name the config carries
+# for it (the callable itself lives in :class:`CustomParts`, never in the config,
+# which crosses to the training process).
+CUSTOM = "custom"
+
+
+@dataclass(frozen=True)
+class CustomParts:
+    """What a user's model file brings beyond names: its loss callable (used when
+    the config's loss is ``CUSTOM``), its optimizer factory ``optimizer(params)``
+    (when the config's optimizer is ``CUSTOM``), and its task, which decides the
+    accuracy: ``"classify"`` (argmax over the class dimension, or a threshold for
+    0/1 targets) or ``"regress"`` (no accuracy)."""
+
+    loss: Callable | None = None
+    loss_label: str = ""
+    optimizer: Callable | None = None
+    default_lr: float | None = None  # the factory's own learning rate
+    task: str = "classify"
+    logits: bool = False  # 0/1 targets against logits (threshold 0, not 0.5)
+
+
+def make_loss(name: str, parts: CustomParts | None = None) -> Callable:
+    if name == CUSTOM:
+        if parts is None or parts.loss is None:
+            raise NnvizError("the custom loss comes from a model file; choose a named loss")
+        return parts.loss
     try:
         return LOSSES[name].make()
     except KeyError:
@@ -77,7 +103,17 @@ def has_sparse_gradients(model: nn.Module) -> bool:
     return any(isinstance(m, nn.Embedding | nn.EmbeddingBag) and m.sparse for m in model.modules())
 
 
-def make_optimizer(name: str, model: nn.Module, lr: float) -> torch.optim.Optimizer:
+def make_optimizer(
+    name: str, model: nn.Module, lr: float, parts: CustomParts | None = None
+) -> torch.optim.Optimizer:
+    if name == CUSTOM:
+        if parts is None or parts.optimizer is None:
+            raise NnvizError("the custom optimizer comes from a model file; choose a named one")
+        opt = parts.optimizer([p for p in model.parameters() if p.requires_grad])
+        if parts.default_lr is None or lr != parts.default_lr:  # --lr / the app's setting
+            for group in opt.param_groups:
+                group["lr"] = lr
+        return opt
     key = name.strip().lower()
     if key not in OPTIMIZERS:
         raise NnvizError(
@@ -92,3 +128,57 @@ def make_optimizer(name: str, model: nn.Module, lr: float) -> torch.optim.Optimi
             "this model's layers have dense gradients, so choose Adam or AdamW instead"
         )
     return OPTIMIZERS[key](params, lr=lr)
+
+
+# --- any model (a model file's): its output, accuracy and shape ----------------------
+
+
+def first_tensor(out) -> torch.Tensor | None:
+    """The output a model returned, or the first tensor in it (a tuple, a dict)."""
+    if isinstance(out, torch.Tensor):
+        return out
+    items = out.values() if isinstance(out, dict) else out if isinstance(out, list | tuple) else ()
+    for item in items:
+        found = first_tensor(item)
+        if found is not None:
+            return found
+    return None
+
+
+def accuracy_of(out, y: torch.Tensor, parts: CustomParts) -> float | None:
+    """A model file's accuracy, decided by the shapes: class indices against
+    scores with one more dimension (the class dimension: last, or torch's dim 1),
+    0/1 targets against one score each; None for regression or shapes that say
+    nothing about classes."""
+    out = first_tensor(out)
+    if parts.task != "classify" or out is None:
+        return None
+    if y.dtype == torch.long and out.ndim == y.ndim + 1:
+        if out.shape[:-1] == y.shape:
+            pred = out.argmax(dim=-1)
+        elif out.shape[:1] + out.shape[2:] == y.shape:
+            pred = out.argmax(dim=1)
+        else:
+            return None
+        return float((pred == y).float().mean())
+    if y.is_floating_point() and out.shape == y.shape:
+        cut = 0.0 if parts.logits else 0.5
+        return float(((out > cut) == (y > 0.5)).float().mean())
+    return None
+
+
+_CHAIN_MODULES = (nn.Linear, nn.Flatten, nn.Dropout, nn.Identity)
+
+
+def is_linear_chain(model: nn.Module) -> bool:
+    """Whether a model is Linear layers and elementwise activations only, each
+    Linear's input the previous one's output: what the neuron view draws."""
+    from nnviz.core.models import activation_of
+
+    leaves = [m for m in model.modules() if not list(m.children())]
+    linears = [m for m in leaves if isinstance(m, nn.Linear)]
+    if not linears or any(
+        not isinstance(m, _CHAIN_MODULES) and activation_of(m) is None for m in leaves
+    ):
+        return False
+    return all(a.out_features == b.in_features for a, b in zip(linears, linears[1:]))

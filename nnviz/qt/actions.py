@@ -21,14 +21,25 @@ ACTION_SPECS: dict[str, tuple[str, tuple[str, ...], str, str]] = {
         "Undo",
         ("Ctrl+Z",),
         "Training",
-        "Back to the trained model a settings change or Reset replaced, weights and all (Ctrl+Z)",
+        "Back to the model a settings change or Reset replaced (Ctrl+Z)",
     ),
     "redo": ("Redo", ("Ctrl+Shift+Z",), "Training", "Redo what Undo undid (Ctrl+Shift+Z)"),
     "faster": ("Faster", ("]",), "Training", "Train faster (])"),
     "slower": ("Slower", ("[",), "Training", "Train slower, down to a teaching pace ([)"),
     "open": ("Scenario…", ("Ctrl+O",), "File", "Choose a built-in scenario (Ctrl+O)"),
     "data": ("Data folder…", ("Ctrl+D",), "File", "Open a folder of MNIST or apparel files"),
-    "save_image": ("Save image…", ("Ctrl+S",), "File", "Save the window as PNG or SVG"),
+    "save_image": (
+        "Save window image…",
+        ("Ctrl+Alt+S",),
+        "File",
+        "Export the whole window as a PNG or SVG picture (Ctrl+Alt+S)",
+    ),
+    "save_view": (
+        "Save view image…",
+        ("Ctrl+Alt+V",),
+        "File",
+        "Export one view, the one under the mouse, as PNG or SVG (Ctrl+Alt+V)",
+    ),
     "quit": ("Quit", ("Ctrl+Q",), "File", "Stop training and quit (Ctrl+Q)"),
     "show_network": ("Network", ("Ctrl+1",), "View", "The network view (Ctrl+1)"),
     "show_graph": ("Autograd graph", ("Ctrl+2",), "View", "The autograd graph and stepper"),
@@ -36,8 +47,54 @@ ACTION_SPECS: dict[str, tuple[str, tuple[str, ...], str, str]] = {
     "weights": ("Weight heatmap", ("W",), "View", "Show the selected layer's weights (W)"),
     "theme": ("Light theme", ("Ctrl+T",), "Lecture", "High-contrast light theme (Ctrl+T)"),
     "presenter": ("Presenter", ("F11",), "Lecture", "Full screen, big fonts (F11)"),
+    "settings": ("Settings", ("F9",), "Lecture", "Show / hide the settings (F9)"),
+    "reset_layout": ("Reset layout", (), "Lecture", "Docks and panels back to where they started"),
     "help": ("Shortcuts", ("?", "F1"), "Help", "Every shortcut (?)"),
 }
+
+# --- time travel and sessions (issue 10) ---
+ACTION_SPECS.update(
+    {
+        "back_in_time": (
+            "Back in time",
+            (",", "Alt+Left"),
+            "Time travel",
+            "Show the snapshot before the one shown (, or Alt+←)",
+        ),
+        "forward_in_time": (
+            "Forward in time",
+            (".", "Alt+Right"),
+            "Time travel",
+            "Show the snapshot after the one shown (. or Alt+→)",
+        ),
+        "live": ("Live", ("End",), "Time travel", "Back to the live run (End)"),
+        "save_session": (
+            "Save session…",
+            ("Ctrl+S",),
+            "File",
+            "Save the model, optimizer and run so far, to resume exactly (Ctrl+S)",
+        ),
+        "open_run": (
+            "Open run or session…",
+            ("Ctrl+Shift+O",),
+            "File",
+            "Open a recorded run, a TensorBoard logdir or a saved session (Ctrl+Shift+O)",
+        ),
+    }
+)
+# Ctrl+S saves the session (issue 10); the window image moves to Ctrl+Alt+S
+_text, _keys, _group, _tip = ACTION_SPECS["save_image"]
+ACTION_SPECS["save_image"] = (_text, ("Ctrl+Alt+S",), _group, _tip.replace("Ctrl+S", "Ctrl+Alt+S"))
+# --- end time travel and sessions (issue 10) ---
+
+# --- model files (issue 9) ---
+ACTION_SPECS["open_model_file"] = (
+    "Model file…",
+    ("Ctrl+M",),
+    "File",
+    "Open your own model file: a .py that defines model() and data() (Ctrl+M)",
+)
+# --- end model files (issue 9) ---
 
 #: Keys that belong to one widget, not to a window action (the autograd graph's
 #: stepper and view): (keys, description, group). Listed in the help overlay too.
@@ -64,6 +121,8 @@ class Actions:
         """(keys, description, group) for the help overlay."""
         rows = []
         for _text, keys, group, tip in ACTION_SPECS.values():
+            if not keys:
+                continue
             rows.append((" / ".join(keys), tip.split(" (")[0], group))
         return rows + list(WIDGET_SHORTCUTS)
 
@@ -74,10 +133,10 @@ def make_actions(parent: QWidget) -> Actions:
         act = QAction(text, parent)
         act.setShortcuts([QKeySequence(k) for k in keys])
         act.setToolTip(tip)
-        act.setStatusTip(tip)
+        # no status tip: the status bar shows one message, the status line (issue 11)
         act.setObjectName(f"action_{name}")
         parent.addAction(act)  # shortcuts work wherever the focus is
         out[name] = act
-    for name in ("theme", "presenter", "log_scale"):
+    for name in ("theme", "presenter", "log_scale", "settings"):
         out[name].setCheckable(True)
     return Actions(out)

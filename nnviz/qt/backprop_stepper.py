@@ -119,7 +119,7 @@ class StepModel:
 
 
 def _sym(trace: AutogradTrace, node_id: str) -> str:
-    return op_symbol(trace.nodes[node_id])
+    return op_symbol(trace.nodes[node_id], trace)
 
 
 def _shape(a: np.ndarray | None) -> str:
@@ -332,7 +332,7 @@ class StepThroughWidget(QtWidgets.QWidget):
         self.theme = theme
         self.view.set_theme(theme)
         f = self.panel.font()
-        f.setPointSizeF(11 * theme.scale)
+        f.setPointSizeF(theme.pt(11))
         self.panel.setFont(f)
         self.panel.setStyleSheet(
             f"color: {theme.foreground}; background: {theme.panel}; padding: 6px;"
@@ -373,10 +373,20 @@ class StepThroughWidget(QtWidgets.QWidget):
             )
             lines = chain_rule_lines(tr, step)
             if pos == m.n_steps:  # the last step autograd took
+                # --- honest ending (issue 9): claim every value only when it is so ---
+                missing = tr.missing_values()
+                shown = (
+                    "every value and gradient is shown"
+                    if not missing
+                    else f"{len(missing)} of "
+                    f"{sum(n.kind == 'op' for n in tr.nodes.values())} op values could not "
+                    f"be recorded ({missing[0].label}: {missing[0].reason})"
+                )
                 lines.append(
-                    "Forward and backward done: every value and gradient is shown. "
+                    f"Forward and backward done: {shown}. "
                     "|◀ goes back to the start; Next/Back step node by node (N, B)."
                 )
+                # --- end honest ending ---
             self.panel.show_lines(title, lines)
         self.stepChanged.emit(pos)
 

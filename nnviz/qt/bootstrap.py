@@ -134,8 +134,23 @@ def display_problem(
 
 
 # Qt messages that say nothing to a user: the offscreen platform (render,
-# tests) cannot resize top-level windows to their size hints.
+# tests) cannot resize top-level windows to their size hints; a machine without
+# a session bus or runtime folder says so on every start.
 _QT_NOISE = ("This plugin does not support propagateSizeHints()",)
+_QT_NOISE_PREFIXES = ("QStandardPaths: XDG_RUNTIME_DIR", "QStandardPaths: runtime directory")
+# Categories whose debug, info and warning messages are about the platform
+# plugin, not the user's work (fonts, input methods, the offscreen plugin).
+_QT_QUIET_CATEGORIES = ("qt.qpa.", "qt.text.font", "qt.glx", "qt.accessibility")
+
+
+def _is_noise(mode, category: str | None, message: str) -> bool:
+    from PySide6.QtCore import QtMsgType
+
+    if message in _QT_NOISE or message.startswith(_QT_NOISE_PREFIXES):
+        return True
+    if mode in (QtMsgType.QtDebugMsg, QtMsgType.QtInfoMsg):
+        return True
+    return mode == QtMsgType.QtWarningMsg and (category or "").startswith(_QT_QUIET_CATEGORIES)
 
 
 def _quiet_known_qt_noise() -> None:
@@ -146,7 +161,7 @@ def _quiet_known_qt_noise() -> None:
     previous = None
 
     def handler(mode, context, message) -> None:
-        if message in _QT_NOISE:
+        if _is_noise(mode, getattr(context, "category", None), message):
             return
         if previous is not None:
             previous(mode, context, message)
@@ -177,9 +192,56 @@ def run_app(args: argparse.Namespace) -> int:
         raise NnvizError(problem)
     app = make_app(sys.argv[:1])
     window = open_window(args)  # held while Qt runs: an unreferenced window is collected
+    interrupted = install_interrupt_handler(app, window)
     code = app.exec()
     window.deleteLater()
+    if interrupted():
+        raise KeyboardInterrupt  # the command line says `nnviz: interrupted`, exits 130
     return code
+
+
+def install_interrupt_handler(app, window) -> Callable[[], bool]:
+    """Ctrl+C in the terminal closes the window through Qt (saving what closing
+    saves, joining the worker) instead of raising KeyboardInterrupt inside
+    whatever Qt was drawing. A second Ctrl+C ends the process at once.
+
+    Python runs a signal handler only between bytecodes: a socket written by
+    the C-level handler (``signal.set_wakeup_fd``) wakes Qt's event loop at once.
+    Returns a function that says whether Ctrl+C was pressed."""
+    import signal
+    import socket
+
+    from PySide6.QtCore import QSocketNotifier, QTimer
+
+    pressed = []
+
+    def on_sigint(signum, frame) -> None:
+        if pressed:
+            os._exit(130)  # asked twice: the window did not close, do not hang
+        pressed.append(True)
+        QTimer.singleShot(0, window.close)
+        QTimer.singleShot(0, app.quit)
+
+    signal.signal(signal.SIGINT, on_sigint)
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    try:
+        signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    except ValueError:  # not the main thread (tests): the handler still runs, later
+        return lambda: bool(pressed)
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, app)
+
+    def drain() -> None:
+        try:
+            while reader.recv(64):
+                pass
+        except OSError:
+            pass
+
+    notifier.activated.connect(drain)
+    app._nnviz_wakeup = (reader, writer, notifier)  # kept alive with the app
+    return lambda: bool(pressed)
 
 
 def open_window(args: argparse.Namespace):
@@ -202,6 +264,8 @@ def open_window(args: argparse.Namespace):
     theme = LIGHT if theme_name == "light" else DARK
     apply_theme(app, theme)
     overrides = {"seed": args.seed, "device": device}
+    if getattr(args, "weights", None):  # --- model files (issue 9): a state_dict to start from
+        overrides["weights"] = Path(args.weights)
     from nnviz.core.history import History
 
     budget = getattr(args, "history_mb", 256) * 2**20

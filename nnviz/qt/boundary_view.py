@@ -68,6 +68,13 @@ class BoundaryView(QtWidgets.QWidget):
         self.test_points = pg.ScatterPlotItem(pxMode=True)
         self.plot.addItem(self.train_points)
         self.plot.addItem(self.test_points)
+        # --- what is on screen, in words (issue 11): a title and key that wrap, never clip ---
+        self.key = QtWidgets.QLabel()
+        self.key.setObjectName("boundaryKey")
+        self.key.setTextFormat(QtCore.Qt.RichText)
+        self.key.setWordWrap(True)
+        self.key.setAlignment(QtCore.Qt.AlignCenter)
+        lay.addWidget(self.key)
         lay.addWidget(self.glw, 3)
         lay.addWidget(self.thumbs_view, 1)
         self.glw.setToolTip(
@@ -95,9 +102,13 @@ class BoundaryView(QtWidgets.QWidget):
             ax.setPen(theme.muted)
             ax.setTextPen(theme.foreground)
             f = QtGui.QFont()
-            f.setPointSizeF(10 * s)
+            f.setPointSizeF(theme.pt(10))
             ax.setTickFont(f)
             ax.label.setFont(f)
+            ax.setStyle(tickTextOffset=int(3 * s))
+        fm = QtGui.QFontMetricsF(f)
+        self.plot.getAxis("bottom").setHeight(int(fm.height() * 2.2 + 4 * s))
+        self.plot.getAxis("left").setWidth(int(fm.horizontalAdvance("−0.5") + fm.height() * 1.4))
         self.plot.setLabel("bottom", "x₁", color=theme.foreground)
         self.plot.setLabel("left", "x₂", color=theme.foreground)
         self.contour.setPen(pg.mkPen(theme.foreground, width=2.0 * s))
@@ -148,13 +159,22 @@ class BoundaryView(QtWidgets.QWidget):
     # --- drawing ---------------------------------------------------------------------------
 
     def _set_title(self) -> None:
+        """The title and the key to the points: what the colours and rings mean."""
         t = self.theme
-        self.plot.setTitle(
-            f"<span style='color:{t.foreground}'>decision boundary</span>"
-            f"<span style='color:{t.muted}'>  P(class 1) "
-            f"<span style='color:{t.negative}'>0</span>…"
-            f"<span style='color:{t.positive}'>1</span></span>",
-            size=f"{11 * t.scale:.0f}pt",
+        self.plot.setTitle(None)
+        dot = f"<span style='color:{t.foreground}'>●</span>"
+        ring = f"<span style='color:{t.foreground}'>◎</span>"
+        self.key.setText(
+            f"<b>Decision boundary</b> "
+            f"<span style='color:{t.muted}'>P(class 1) </span>"
+            f"<span style='color:{t.negative}'><b>0</b></span>…"
+            f"<span style='color:{t.positive}'><b>1</b></span><br>"
+            f"{dot} training point &nbsp; {ring} held out (test) &nbsp; "
+            f"<span style='color:{t.muted}'>line: P = 0.5</span>"
+        )
+        self.key.setStyleSheet(
+            f"#boundaryKey {{ color: {t.foreground}; background: {t.background};"
+            f" font-size: {t.pt(10):.1f}pt; padding: {int(2 * t.scale)}px; }}"
         )
 
     def _show_field(self, field: DecisionField) -> None:
@@ -237,7 +257,7 @@ class BoundaryView(QtWidgets.QWidget):
             # grid, a fixed band was less than a line tall in a short panel)
             label = pg.TextItem(f"h{li + 1}", color=t.muted, anchor=(1, 0.5))
             f = QtGui.QFont()
-            f.setPointSizeF(10.0 * t.scale)
+            f.setPointSizeF(t.pt(10.0))
             f.setBold(True)
             label.setFont(f)
             label.setPos(-gap, y + buf.shape[0] / 2)

@@ -192,6 +192,14 @@ class ControlsPanel(QWidget):
         self.problem.hide()
         form.addRow(self.problem)
         outer.addWidget(form_box)
+        # --- playground (issue 11): noise, test ratio, features, L1/L2 (2-D sets only) ---
+        from nnviz.qt.playground_controls import PlaygroundBox
+
+        self.playground = PlaygroundBox()
+        self.playground.changed.connect(self._changed)
+        self.playground.presetChosen.connect(self._preset)
+        outer.addWidget(self.playground)
+        # --- end playground (issue 11) ---
         self.params = QLabel()
         self.params.setWordWrap(True)
         outer.addWidget(self.params)
@@ -243,6 +251,14 @@ class ControlsPanel(QWidget):
             self.form_box.setVisible(trainable)
             device = device or (config.device if config.device != "auto" else "cpu")
             _select(self.device, "cuda:0" if device == "cuda" else device)
+            # --- model files (issue 9): a file's own optimizer / loss, offered while in use ---
+            for combo, key in ((self.optimizer, config.optimizer), (self.loss, config.loss)):
+                i = combo.findData("custom")
+                if key == "custom" and i < 0:
+                    combo.addItem("From the model file", "custom")
+                elif key != "custom" and i >= 0:
+                    combo.removeItem(i)
+            # --- end model files (issue 9) ---
             _select(self.optimizer, config.optimizer)
             self.lr.setValue(config.lr)
             self.batch.setValue(config.batch_size or 0)
@@ -253,8 +269,9 @@ class ControlsPanel(QWidget):
             self.hidden.setText(", ".join(str(h) for h in (config.hidden or ())))
             if config.activation:
                 _select(self.activation, config.activation)
-            self.seed.setValue(config.seed)
+            self.seed.setValue(min(max(int(config.seed), 0), self.seed.maximum()))  # issue 13
             self.params.setText(f"{param_count:,} learnable parameters" if param_count else "")
+            self.playground.show_config(scenario, config)  # playground (issue 11)
             self._show_problem(None)
         finally:
             self._updating = False
@@ -294,9 +311,16 @@ class ControlsPanel(QWidget):
         if self._updating:
             return
         cfg = self.current_config()
+        if cfg is not None:  # --- playground (issue 11) ---
+            cfg = self.playground.apply(cfg)
         if cfg is not None and cfg != self._config:
             self._config = cfg
             self.configChanged.emit(cfg)
+
+    def _preset(self, fields: dict) -> None:  # --- playground (issue 11) ---
+        if self._config is not None and not self._updating:
+            self._config = replace(self._config, **fields)
+            self.configChanged.emit(self._config)
 
     def _lr_changed(self, value: float) -> None:
         if self._updating or self._config is None:

@@ -29,7 +29,7 @@ MONO = "DejaVu Sans Mono, Noto Sans Mono, Menlo, Consolas, monospace"
 _SECTIONS = {
     "forward": "Forward",
     "backward": "Backward (chain rule)",
-    "layer": "Whole layer, vectorised (seed 002)",
+    "layer": "Whole layer, vectorised (as in the lecture notes)",
 }
 
 
@@ -197,12 +197,12 @@ class FormulaPanel(QtWidgets.QWidget):
                 section = ln.section
                 parts.append(
                     f"<div style='margin-top:{t.px(8):.0f}px; color:{t.muted}; "
-                    f"font-size:{pt * 0.9:.1f}pt; font-weight:600'>"
+                    f"font-size:{max(pt * 0.9, t.pt(9)):.1f}pt; font-weight:600'>"
                     f"{html.escape(_SECTIONS[section])}</div>"
                 )
             body = "".join(self._span(text, role) for text, role in ln.segments)
             small = ln.section in ("info", "layer") or ln.key in ("dw_batch", "vec_note")
-            size = f" font-size:{pt * 0.9:.1f}pt;" if small else ""
+            size = f" font-size:{max(pt * 0.9, t.pt(9)):.1f}pt;" if small else ""
             parts.append(
                 f"<div style='margin-top:{t.px(3):.0f}px; margin-left:{t.px(8):.0f}px;"
                 f"{size} white-space:pre-wrap'>{body}</div>"

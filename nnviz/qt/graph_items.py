@@ -34,9 +34,83 @@ fmt_num = fmt
 fmt_tensor = fmt_array
 
 
-def op_symbol(n: GraphNode) -> str:
-    """How an unnamed op is called in boxes and in the chain-rule panel."""
-    return n.name or f"{n.op}#{n.id[1:]}"
+# --- plain names (issue 11): what an op is called on screen, never an internal id ----------
+OP_NAMES = {
+    "T": "transpose",
+    "Addmm": "x·Wᵀ + b",
+    "Mm": "matmul",
+    "Mul": "multiply",
+    "Add": "add",
+    "Sub": "subtract",
+    "Div": "divide",
+    "Relu": "ReLU",
+    "Sigmoid": "sigmoid",
+    "Tanh": "tanh",
+    "Mean": "mean",
+    "Sum": "sum",
+    "Neg": "negate",
+    "Pow": "power",
+    "Exp": "exp",
+    "Log": "log",
+    "View": "reshape",
+    "Reshape": "reshape",
+    "Flatten": "flatten",
+    "LogSoftmax": "log-softmax",
+    "Softmax": "softmax",
+    "NllLoss": "NLL loss",
+    "BinaryCrossEntropy": "BCE loss",
+    "MseLoss": "MSE loss",
+}
+
+
+_LINEAR_OPS = ("Addmm", "Mm")  # the op that is the layer (a bias Add stays "add in …")
+
+
+def _module_where(path: str) -> str:
+    """``2`` → ``layer 3`` (a Sequential's module index, counted from 1); a name stays."""
+    last = path.rsplit(".", 1)[-1]
+    return f"layer {int(last) + 1}" if last.isdigit() else path
+
+
+def op_symbol(n: GraphNode, trace: AutogradTrace | None = None) -> str:
+    """How a node is called in boxes and in the chain-rule panel: its own name, else
+    the op in plain words with its module (``ReLU (layer 2)``, ``transpose in
+    Linear (layer 1)``); never an internal id such as ``Relu#9``."""
+    if n.name:
+        return n.name
+    plain = OP_NAMES.get(n.op, n.op)
+    if not n.module:
+        return plain
+    kind = trace.module_types.get(n.module, "") if trace is not None else ""
+    where = _module_where(n.module)
+    if kind.endswith("Loss"):  # BCELoss, CrossEntropyLoss: the loss says what it is
+        return kind
+    if kind and (kind.lower() == plain.lower() or (kind == "Linear" and n.op in _LINEAR_OPS)):
+        return f"{kind} ({where})"
+    return f"{plain} in {kind} ({where})" if kind else f"{plain} ({where})"
+
+
+# --- node text (issue 11): fonts from the theme, lines from their metrics --------------------
+TITLE_PT, SUB_PT, VALUE_PT = 10.0, 9.0, 9.5
+
+
+def node_fonts(theme: Theme, base: QtGui.QFont | None = None) -> tuple[QtGui.QFont, ...]:
+    """(title, subtitle, value) fonts of a box, for the theme's mode."""
+    out = []
+    for size, bold in ((TITLE_PT, True), (SUB_PT, False), (VALUE_PT, False)):
+        f = QtGui.QFont(base) if base is not None else QtGui.QFont()
+        f.setPointSizeF(theme.pt(size))
+        f.setBold(bold)
+        out.append(f)
+    return tuple(out)
+
+
+def node_size(theme: Theme, compact: bool) -> tuple[float, float]:
+    """A box's width and height: four lines of text (three when compact) with room."""
+    title, sub, value = (QtGui.QFontMetricsF(f).height() for f in node_fonts(theme))
+    lines = title + value * 2 + (0 if compact else sub)
+    w = (SMALL_W if compact else NODE_W) * theme.scale
+    return w, max((SMALL_H if compact else NODE_H) * theme.scale, lines + 14 * theme.scale)
 
 
 def heat_image(a: np.ndarray, theme: Theme, side: int = 24) -> QtGui.QImage:
@@ -102,6 +176,21 @@ class NodeItem(QtWidgets.QGraphicsObject):
             return
         self.value_text = fmt_tensor(node.value)
         self.grad_text = fmt_tensor(node.grad)
+        # --- reasons and several outputs (issue 9) ---
+        tips = [f"no value: {node.reason}"] if node.value is None and node.reason else []
+        if tips:
+            self.value_text = "not recorded (hover: why)"
+        if node.values or node.grads:
+            self.value_text = f"{node.n_outputs} outputs; 0: {self.value_text}"
+            used = [k for k, g in enumerate(node.grads) if g is not None]
+            if used:  # the first output that received a gradient
+                self.grad_text = f"{used[0]}: {fmt_tensor(node.grads[used[0]])}"
+            for k in range(node.n_outputs):
+                v = node.values[k] if k < len(node.values) else None
+                g = node.grads[k] if k < len(node.grads) else None
+                tips.append(f"output {k}: value {fmt_tensor(v)}, grad {fmt_tensor(g)}")
+        self.setToolTip("\n".join(tips))
+        # --- end reasons and several outputs ---
         big = node.grad if node.grad is not None else node.value
         if big is not None and big.size > 4:
             self.image = heat_image(big, theme)
@@ -148,32 +237,36 @@ class NodeItem(QtWidgets.QGraphicsObject):
         p.drawRoundedRect(r, radius, radius)
         if lod < LOD_TEXT:  # zoomed far out: text would be unreadable and slow
             return
-        text_w = w - 12 - (HEAT + 4 if self.image is not None else 0)
+        heat = HEAT * t.scale
+        pad = 6 * t.scale
+        text_w = w - 2 * pad - (heat + 4 if self.image is not None else 0)
         p.setPen(qcolor(t.foreground))
-        f = QtGui.QFont(self.view.font())
-        f.setPointSizeF(9.5 * t.scale)
-        f.setBold(True)
-        p.setFont(f)
-        _text(p, QtCore.QRectF(r.left() + 6, r.top() + 3, text_w, 18), self.title)
-        f.setBold(False)
-        top = r.top() + 3
+        title_f, sub_f, value_f = node_fonts(t, self.view.font())
+        # each line as tall as its font (a fixed 16 px cut "grad" to "arad" when fonts grew)
+        top = r.top() + 3 * t.scale
+        p.setFont(title_f)
+        line = QtGui.QFontMetricsF(title_f).height()
+        _text(p, QtCore.QRectF(r.left() + pad, top, text_w, line), self.title)
+        top += line
         if not self.view.compact:
-            f.setPointSizeF(8 * t.scale)
-            p.setFont(f)
+            p.setFont(sub_f)
             p.setPen(qcolor(t.muted))
-            _text(p, QtCore.QRectF(r.left() + 6, r.top() + 20, text_w, 16), self.subtitle)
-            top += 17
-        f.setPointSizeF(8.5 * t.scale)
-        p.setFont(f)
-        text_w = w - 12  # the value and gradient lines run under the heatmap
+            line = QtGui.QFontMetricsF(sub_f).height()
+            _text(p, QtCore.QRectF(r.left() + pad, top, text_w, line), self.subtitle)
+            top += line
+        p.setFont(value_f)
+        line = QtGui.QFontMetricsF(value_f).height()
+        text_w = w - 2 * pad  # the value and gradient lines run under the heatmap
         if self.show_value and self.value_text:
             p.setPen(qcolor(t.forward))
-            _text(p, QtCore.QRectF(r.left() + 6, top + 17, text_w, 16), "val " + self.value_text)
+            _text(p, QtCore.QRectF(r.left() + pad, top, text_w, line), "val " + self.value_text)
         if self.show_grad and self.grad_text:
             p.setPen(qcolor(t.backward))
-            _text(p, QtCore.QRectF(r.left() + 6, top + 35, text_w, 16), "grad " + self.grad_text)
+            _text(
+                p, QtCore.QRectF(r.left() + pad, top + line, text_w, line), "grad " + self.grad_text
+            )
         if self.image is not None:
-            target = QtCore.QRectF(r.right() - HEAT - 5, r.top() + 4, HEAT, HEAT * 0.9)
+            target = QtCore.QRectF(r.right() - heat - 5, r.top() + 4, heat, heat * 0.9)
             p.drawImage(target, self.image)
             p.setPen(QtGui.QPen(qcolor(t.grid), 1))
             p.setBrush(QtCore.Qt.NoBrush)
@@ -242,7 +335,7 @@ def box_for(view: GraphView, tr: AutogradTrace, key: str, members: list[GraphNod
     elif n.kind == "output":
         title = f"{n.name} (output)" if n.name else "output"
     else:
-        title = f"{n.label} = {n.op}" if n.name else op_symbol(n)
+        title = f"{n.label} = {n.op}" if n.name else op_symbol(n, tr)
     shape = "×".join(map(str, n.shape)) or "scalar"
     sub = shape + (f"  [{n.module}]" if n.module and not tr.scalar else "")
     item = NodeItem(view, key, title, sub, n.kind)

@@ -166,7 +166,7 @@ class GraphPanel(QtWidgets.QWidget):
 
     def set_theme(self, theme: Theme) -> None:
         self.stepper.set_theme(theme)
-        self.header.setStyleSheet(f"color: {theme.foreground}; font-size: {10 * theme.scale}pt;")
+        self.header.setStyleSheet(f"color: {theme.foreground}; font-size: {theme.pt(10):.1f}pt;")
 
     # --- gradient check --------------------------------------------------------------------
 

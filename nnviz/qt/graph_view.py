@@ -25,14 +25,13 @@ from nnviz.qt.graph_items import (
     MOD_PREFIX,
     NODE_H,
     NODE_W,
-    SMALL_H,
-    SMALL_W,
     NodeItem,
     box_for,
     edge_label,
     edge_path,
     fmt_tensor,
     legend_html,
+    node_size,
     op_symbol,
 )
 from nnviz.qt.theme import DARK, Theme, qcolor
@@ -43,7 +42,7 @@ GAP_X, GAP_Y = 40.0, 26.0
 WIDE_GAP_X = 120.0  # short graphs: room between columns for the gradient labels
 WIDE_UP_TO = 6  # layers (wider graphs would not fit a screen at a legible zoom)
 COLLAPSE_OVER = 12
-MIN_FIT_SCALE = 0.7  # fit() zooms out no further: 8.5 pt text stays legible
+MIN_FIT_SCALE = 1.0  # fit() zooms out no further: the smallest text keeps its size (issue 11)
 
 
 class GraphView(QtWidgets.QGraphicsView):
@@ -93,7 +92,7 @@ class GraphView(QtWidgets.QGraphicsView):
             (n.value is None or n.value.size <= 4) and (n.grad is None or n.grad.size <= 4)
             for n in trace.nodes.values()
         )
-        self.node_w, self.node_h = (SMALL_W, SMALL_H) if self.compact else (NODE_W, NODE_H)
+        self.node_w, self.node_h = node_size(self.theme, self.compact)
         self.group_depth, groups = _group_level(trace.modules())
         self.collapsed = set(groups) if collapse else set()
         self._forward = list(trace.forward_order)
@@ -109,9 +108,10 @@ class GraphView(QtWidgets.QGraphicsView):
         self.legend.setStyleSheet(
             f"#graphLegend {{ color: {theme.muted}; background: {theme.panel}; "
             f"border: 1px solid {theme.grid}; padding: 3px 6px; "
-            f"font-size: {9 * theme.scale:.1f}pt; }}"
+            f"font-size: {theme.pt(9):.1f}pt; }}"
         )
         self._place_legend()
+        self.node_w, self.node_h = node_size(theme, self.compact)
         if self.trace is not None:
             self._rebuild()
 
@@ -279,7 +279,7 @@ class GraphView(QtWidgets.QGraphicsView):
             return
         hot = QtGui.QPen(qcolor(t.backward), 3.5)
         font = QtGui.QFont(self.font())
-        font.setPointSizeF(10 * t.scale)
+        font.setPointSizeF(t.pt(10))
         font.setBold(True)
         for e in step.passed:
             edge = (self.display_key(e.src), cur_key)
@@ -292,7 +292,7 @@ class GraphView(QtWidgets.QGraphicsView):
             if not getattr(self, "_wide", False) or len(text) > 24:
                 continue  # no room between the columns: the panel has the numbers
             out = self.trace.nodes[self.trace.output].name or "L"
-            src = op_symbol(self.trace.nodes[e.src])
+            src = op_symbol(self.trace.nodes[e.src], self.trace)
             room = WIDE_GAP_X - 12
             fm = QtGui.QFontMetricsF(font)
             full = f"d{out}/d{src} = {text}"
@@ -368,7 +368,7 @@ class GraphView(QtWidgets.QGraphicsView):
         tests = (  # best first: a name, a name's start, an op, a module, any part of a name
             lambda n: (n.name or "").lower() == q,
             lambda n: (n.name or "").lower().startswith(q),
-            lambda n: n.op.lower() == q or op_symbol(n).lower() == q,
+            lambda n: n.op.lower() == q or op_symbol(n, self.trace).lower() == q,
             lambda n: n.module.lower() == q,
             lambda n: q in (n.name or "").lower() or q in n.op.lower(),
         )

@@ -32,6 +32,32 @@ def _columns(groups: list[tuple[str, list]], n_cols: int) -> list[list[tuple[str
     return cols
 
 
+def _balanced(groups: list[tuple[str, list]], n_cols: int) -> list[list[tuple[str, list]]]:
+    """Split rows (not only groups) into n_cols columns of about equal height; a group
+    cut in two goes on under its name in the next column (dense mode, issue 11)."""
+    n_cols = max(1, n_cols)
+    total = sum(len(rows) + 1.5 for _g, rows in groups)
+    target = total / n_cols
+    cols: list[list[tuple[str, list]]] = [[]]
+    filled = 0.0
+    for g, rows in groups:
+        if cols[-1] and filled + 2.5 > target and len(cols) < n_cols:  # no lone header
+            cols.append([])
+            filled = 0.0
+        part: list = []
+        cols[-1].append((g, part))
+        filled += 1.5
+        for row in rows:
+            if part and filled + 1 > target + 0.5 and len(cols) < n_cols:
+                cols.append([])
+                filled = 1.5
+                part = []
+                cols[-1].append((g, part))
+            part.append(row)
+            filled += 1
+    return cols
+
+
 class HelpOverlay(QtWidgets.QWidget):
     """Lists (keys, description, group) rows in grouped columns."""
 
@@ -51,6 +77,8 @@ class HelpOverlay(QtWidgets.QWidget):
         self.shortcuts: list[tuple[str, str, str]] = []
         self.n_columns = self._built_columns = 0
         self._widths: dict[int, int] = {}  # card width needed for n columns
+        self._heights: dict[int, int] = {}  # and its height (issue 11: rows never clipped)
+        self.dense = False  # tighter rows when the card would not fit the height
         self.card = QtWidgets.QFrame(self)
         self.card.setObjectName("HelpCard")
         QtWidgets.QVBoxLayout(self.card)
@@ -70,40 +98,59 @@ class HelpOverlay(QtWidgets.QWidget):
 
     def set_shortcuts(self, shortcuts: Sequence[tuple[str, str, str]]) -> None:
         self.shortcuts = [(str(k), str(d), str(g)) for k, d, g in shortcuts]
-        self._widths.clear()
+        self._forget_sizes()
         self._fit()
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
-        self._widths.clear()
+        self._forget_sizes()
         self._built_columns = 0  # rebuild even if the column count stays: new colours, sizes
         self._fit()
 
+    def _forget_sizes(self) -> None:
+        self._widths.clear()
+        self._heights.clear()
+
     def _fit(self) -> None:
-        """As many columns (up to MAX_COLUMNS) as fit the overlay's width."""
+        """As many columns (up to MAX_COLUMNS) as fit the overlay's width, and rows
+        as tight as it takes to fit its height (the text keeps its size)."""
         room = self.width() - 40 if self.width() > 100 else 10**6
-        for n in range(MAX_COLUMNS, 0, -1):
-            if n not in self._widths:
-                self._widths[n] = self._measure(n)
-            if self._widths[n] <= room or n == 1:
+        room_h = self.height() - 24 if self.height() > 100 else 10**6
+        chosen = None
+        for dense in (False, True):
+            if dense != self.dense:
+                self.dense = dense
+                self._forget_sizes()
+                self._built_columns = 0
+            for n in range(MAX_COLUMNS, 0, -1):
+                if n not in self._widths:
+                    self._widths[n], self._heights[n] = self._measure(n)
+                if self._widths[n] <= room or n == 1:
+                    chosen = n
+                    break
+            if self._heights[chosen] <= room_h:
                 break
-        if self._built_columns != n:
-            self._rebuild(n)
+        if self._built_columns != chosen:
+            self._rebuild(chosen)
 
     def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
         super().resizeEvent(event)
         self._fit()
 
-    def _measure(self, n_columns: int) -> int:
-        """The card width n columns need (measured on a parentless copy)."""
+    def _measure(self, n_columns: int) -> tuple[int, int]:
+        """The card size n columns need (measured on a parentless copy)."""
         content = self._make_content(n_columns)
         content.ensurePolished()
         for w in content.findChildren(QtWidgets.QWidget):
             w.ensurePolished()
         m = self._margin()
-        width = content.sizeHint().width() + 2 * m + 2
+        hint = content.sizeHint()
+        width = hint.width() + 2 * m + 2
+        lay = content.layout()
+        inner = lay.heightForWidth(hint.width()) if lay.hasHeightForWidth() else -1
+        height = max(hint.height(), inner) + m + int(16 * self.theme.scale) + 2
         content.deleteLater()
-        return width
+        return width, height
 
     def groups(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """Groups in first-seen order, each with its (keys, description) rows."""
@@ -120,15 +167,18 @@ class HelpOverlay(QtWidgets.QWidget):
         return (
             f"#HelpCard {{ background: {t.panel}; border: 1px solid {t.grid};"
             f" border-radius: {int(10 * s)}px; }}"
-            f" QLabel {{ color: {t.foreground}; font-size: {10.5 * s:.1f}pt;"
+            f" QLabel {{ color: {t.foreground}; font-size: {t.pt(self._text_pt()):.1f}pt;"
             f" background: transparent; }}"
             f" QLabel[role='key'] {{ color: {t.foreground}; background: {t.background};"
             f" border: 1px solid {t.grid}; border-bottom: 2px solid {t.muted};"
-            f" border-radius: {int(4 * s)}px; padding: {int(1 * s)}px {int(6 * s)}px;"
+            f" border-radius: {int(4 * s)}px; padding: {0 if self.dense else int(1 * s)}px"
+            f" {int(6 * s)}px;"
             f" font-family: monospace; font-weight: bold; }}"
             f" QLabel[role='group'] {{ color: {t.accent}; font-weight: bold;"
-            f" font-size: {11.5 * s:.1f}pt; padding-top: {int(6 * s)}px; }}"
-            f" QLabel[role='title'] {{ font-size: {15 * s:.1f}pt; font-weight: bold; }}"
+            f" font-size: {t.pt(self._text_pt() + 1):.1f}pt;"
+            f" padding-top: {int((1 if self.dense else 6) * s)}px; }}"
+            f" QLabel[role='title'] {{ font-size: {t.pt(12 if self.dense else 15):.1f}pt;"
+            f" font-weight: bold; }}"
             f" QLabel[role='hint'] {{ color: {t.muted}; }}"
         )
 
@@ -140,7 +190,7 @@ class HelpOverlay(QtWidgets.QWidget):
         content.setStyleSheet(self._style())
         lay = QtWidgets.QVBoxLayout(content)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(int(10 * s))
+        lay.setSpacing(int((4 if self.dense else 10) * s))
         head = QtWidgets.QHBoxLayout()
         title = QtWidgets.QLabel("Keyboard shortcuts")
         title.setProperty("role", "title")
@@ -153,10 +203,11 @@ class HelpOverlay(QtWidgets.QWidget):
         cols_row = QtWidgets.QHBoxLayout()
         cols_row.setSpacing(int(36 * s))
         keys_made: list[QtWidgets.QLabel] = []
-        for col in _columns(self.groups(), n_columns):
+        split = _balanced if self.dense else _columns
+        for col in split(self.groups(), n_columns):
             grid = QtWidgets.QGridLayout()
             grid.setHorizontalSpacing(int(12 * s))
-            grid.setVerticalSpacing(int(5 * s))
+            grid.setVerticalSpacing(int((1 if self.dense else 5) * s))
             r = 0
             for group, rows in col:
                 g = QtWidgets.QLabel(group)
@@ -168,6 +219,9 @@ class HelpOverlay(QtWidgets.QWidget):
                     k.setProperty("role", "key")
                     k.setAlignment(QtCore.Qt.AlignCenter)
                     d = QtWidgets.QLabel(desc)
+                    if self.dense:  # short of height: descriptions wrap so more columns fit
+                        d.setWordWrap(True)
+                        d.setFixedWidth(self._desc_width(n_columns))
                     grid.addWidget(k, r, 0, QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
                     grid.addWidget(d, r, 1)
                     keys_made.append(k)
@@ -178,6 +232,26 @@ class HelpOverlay(QtWidgets.QWidget):
         content.setProperty("nKeys", len(keys_made))
         self._last_keys = keys_made
         return content
+
+    def _text_pt(self) -> float:
+        """Dense mode: the mode's smallest legible size (still ≥ 18 px on a projector)."""
+        return 9.0 if self.dense else 10.5
+
+    def _desc_width(self, n_columns: int) -> int:
+        """Dense mode: a description's width that lets ``n_columns`` fit the overlay."""
+        s = self.theme.scale
+        room = (self.width() - 40 if self.width() > 100 else 1600) - 2 * self._margin()
+        font = QtGui.QFont(self.font())
+        font.setPointSizeF(self.theme.pt(self._text_pt()))
+        fm = QtGui.QFontMetrics(font)
+        mono = QtGui.QFont(font)
+        mono.setFamily("monospace")
+        mono.setBold(True)
+        fk = QtGui.QFontMetrics(mono)
+        keys = max((fk.horizontalAdvance(k) for k, _d, _g in self.shortcuts), default=0)
+        keys += int(16 * s) + 4  # the key cap's padding and border
+        per_column = (room - int(36 * s) * (n_columns - 1)) // n_columns
+        return max(fm.averageCharWidth() * 14, int(0.97 * (per_column - keys - int(14 * s))))
 
     def _rebuild(self, n_columns: int) -> None:
         self.n_columns = self._built_columns = n_columns

@@ -24,60 +24,12 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from nnviz.core.history import DEFAULT_SMOOTHING, History, MetricsHistory
 from nnviz.core.numfmt import fmt, fmt_percent
 from nnviz.core.snapshot import Snapshot
+from nnviz.qt.plot_axes import GridAxis as _GridAxis
+from nnviz.qt.plot_axes import LossAxis as _LossAxis
 from nnviz.qt.theme import DARK, Theme, qcolor
 
 SLIDER_STEPS = 1000  # the slider's value / 1000 is the smoothing weight (0 .. 0.999)
 X_MODES = ("steps", "epochs")
-
-
-class _GridAxis(pg.AxisItem):
-    """An axis whose grid lines are drawn in opaque colours, pre-blended with
-    the background: pyqtgraph draws them translucent, and blending lines that
-    span the whole plot cost 7 ms a paint, against 0.4 ms without a grid
-    (measured at 1300×260, offscreen); the loss plot repaints every frame."""
-
-    background = QtGui.QColor("#000000")
-
-    def generateDrawSpecs(self, p):
-        specs = super().generateDrawSpecs(p)
-        if specs is None or self.grid is False:
-            return specs
-        axis, ticks, texts = specs
-        bg = self.background
-        opaque = []
-        for pen, p1, p2 in ticks:
-            c = pen.color()
-            a = c.alphaF()
-            if a < 1.0:
-                pen = QtGui.QPen(pen)
-                pen.setColor(
-                    QtGui.QColor(
-                        round(bg.red() + (c.red() - bg.red()) * a),
-                        round(bg.green() + (c.green() - bg.green()) * a),
-                        round(bg.blue() + (c.blue() - bg.blue()) * a),
-                    )
-                )
-            opaque.append((pen, p1, p2))
-        return axis, opaque, texts
-
-
-class _LossAxis(_GridAxis):
-    """A y axis whose log mode labels only 1, 2 and 5 of each decade (or only
-    the decades when many are shown), so projector-sized labels never collide."""
-
-    def logTickStrings(self, values, scale, spacing):
-        lo, hi = sorted(self.range)
-        keep = (1, 2, 5) if hi - lo <= 2.5 else (1,)
-        out = []
-        for v in values:
-            v = float(v)
-            mant = 10 ** (v - math.floor(v + 1e-9))
-            out.append(
-                f"{10**v * scale:g}"
-                if round(mant) in keep and abs(mant - round(mant)) < 1e-6
-                else ""
-            )
-        return out
 
 
 class LossView(QtWidgets.QWidget):
@@ -181,8 +133,12 @@ class LossView(QtWidgets.QWidget):
         self.acc_plot.getPlotItem().getViewBox().setLimits(yMin=-2, yMax=102, minYRange=10)
         self.loss_plot.setMinimumHeight(80)
         self.acc_plot.setMinimumHeight(60)
-        lay.addWidget(self.loss_plot, 3)
-        lay.addWidget(self.acc_plot, 2)
+        # --- layout (issue 11): side by side when the view is wide and short ------------------
+        self.plots = QtWidgets.QBoxLayout(QtWidgets.QBoxLayout.TopToBottom)
+        self.plots.setSpacing(6)
+        self.plots.addWidget(self.loss_plot, 3)
+        self.plots.addWidget(self.acc_plot, 2)
+        lay.addLayout(self.plots, 1)
         self.acc_plot.hide()
 
         lp, ap = self.loss_plot.getPlotItem(), self.acc_plot.getPlotItem()
@@ -314,8 +270,12 @@ class LossView(QtWidgets.QWidget):
         self.theme = theme
         s = theme.scale
         tick_font = QtGui.QFont()
-        tick_font.setPointSizeF(8.5 * s)
-        self._label_css = {"color": theme.foreground, "font-size": f"{9.5 * s:.1f}pt"}
+        tick_font.setPointSizeF(theme.pt(9))
+        self._label_css = {"color": theme.foreground, "font-size": f"{theme.pt(9.5):.1f}pt"}
+        fm = QtGui.QFontMetricsF(tick_font)
+        self._line = line = fm.height()  # axes sized by their text, never clipped
+        self._axis_w = int(fm.horizontalAdvance("0.0000") + line * 1.3 + 6 * s)
+        self._axis_h = int(line * 2.3 + 4 * s)
         for pw in (self.loss_plot, self.acc_plot):
             pw.setBackground(theme.background)
             pi = pw.getPlotItem()
@@ -327,8 +287,15 @@ class LossView(QtWidgets.QWidget):
                 ax.label.setFont(tick_font)
                 ax.background = qcolor(theme.background)
             # equal left-axis widths keep the two linked x axes aligned
-            pi.getAxis("left").setWidth(int(58 * s))
-            pi.getAxis("bottom").setHeight(int(34 * s))
+            pi.getAxis("left").setWidth(self._axis_w)
+            pi.getAxis("bottom").setHeight(self._axis_h)
+        # the accuracy plot holds its label and a few legible ticks
+        label = QtGui.QFont(tick_font)
+        label.setPointSizeF(theme.pt(9.5))
+        self.acc_plot.setMinimumHeight(
+            int(QtGui.QFontMetricsF(label).horizontalAdvance("accuracy %") + self._axis_h + 8 * s)
+        )
+        self.loss_plot.setMinimumHeight(int(self.acc_plot.minimumHeight() * 0.8))
         self._update_axes()
 
         raw = qcolor(theme.train, 55 if theme.name == "dark" else 70)
@@ -347,7 +314,7 @@ class LossView(QtWidgets.QWidget):
             item.setSymbolPen(edge)
             item.setSymbolBrush(pg.mkBrush(colour))
 
-        size = f"{9 * s:.1f}pt"
+        size = f"{theme.pt(9):.1f}pt"
         self.legend.setLabelTextColor(theme.foreground)
         self.legend.setLabelTextSize(size)
         self.legend.setBrush(pg.mkBrush(qcolor(theme.panel, 215)))
@@ -359,7 +326,7 @@ class LossView(QtWidgets.QWidget):
         for m in self.markers:
             m.setPen(pg.mkPen(theme.accent, width=1.6 * s, style=QtCore.Qt.DashLine))
         font = QtGui.QFont()
-        font.setPointSizeF(8.5 * s)
+        font.setPointSizeF(theme.pt(9))
         for dots, text in self._hover.values():
             dots.setSymbolSize(9 * s)
             dots.setSymbolBrush(pg.mkBrush(theme.accent))
@@ -380,7 +347,7 @@ class LossView(QtWidgets.QWidget):
         lp, ap = self.loss_plot.getPlotItem(), self.acc_plot.getPlotItem()
         lp.setLabel("left", "loss", **css)
         ap.setLabel("left", "accuracy %", **css)
-        acc_shown = not self.acc_plot.isHidden()
+        acc_shown = not self.acc_plot.isHidden() and self._stacked()
         # with the accuracy plot below, the loss plot's x labels would repeat its own
         lb = lp.getAxis("bottom")
         lb.setStyle(showValues=not acc_shown)
@@ -390,8 +357,23 @@ class LossView(QtWidgets.QWidget):
             lb.setHeight(int(6 * self.theme.scale))
         else:
             lp.setLabel("bottom", xname, **css)
-            lb.setHeight(int(34 * self.theme.scale))
+            lb.setHeight(getattr(self, "_axis_h", int(34 * self.theme.scale)))
         ap.setLabel("bottom", xname, **css)
+
+    def _stacked(self) -> bool:
+        return self.plots.direction() == QtWidgets.QBoxLayout.TopToBottom
+
+    def resizeEvent(self, event) -> None:
+        """Accuracy beside the loss when the view is wide and short (a projector's
+        strip under the network), below it otherwise."""
+        super().resizeEvent(event)
+        size = event.size()
+        need = self.acc_plot.minimumHeight() + self.loss_plot.minimumHeight() + 3 * self._line
+        wide = size.width() > 2.4 * size.height() or size.height() < need
+        direction = QtWidgets.QBoxLayout.LeftToRight if wide else QtWidgets.QBoxLayout.TopToBottom
+        if direction != self.plots.direction():
+            self.plots.setDirection(direction)
+            self._update_axes()
 
     def _update_smooth_label(self) -> None:
         self.smooth_label.setText(f"smoothing {self.smoothing:.3f}")

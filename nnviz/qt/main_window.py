@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QScrollArea,
     QSplitter,
@@ -29,13 +30,13 @@ from nnviz.core.history import History
 from nnviz.qt.actions import make_actions
 from nnviz.qt.controls import ControlsPanel
 from nnviz.qt.help_overlay import HelpOverlay
-from nnviz.qt.preferences import save_window
+from nnviz.qt.layout_modes import LayoutModes
+from nnviz.qt.preferences import save_theme, save_window
 from nnviz.qt.session import Session
+from nnviz.qt.status_line import FIRST_OPEN_HINT, StatusLine, pass_caption
 from nnviz.qt.theme import DARK, LIGHT, Theme, apply_theme
 from nnviz.qt.view_links import LayerModuleLink
 from nnviz.qt.views import VIEWS, ViewFeed, make_views
-
-PRESENTER_SCALE = 1.6
 
 
 class MainWindow(QMainWindow):
@@ -74,7 +75,10 @@ class MainWindow(QMainWindow):
         for spec in VIEWS:
             if spec.place == "tab":
                 self.tabs.addTab(v[spec.name], spec.title)
-        split = QSplitter(Qt.Vertical)
+        self.net_split = net_split
+        self.split = split = QSplitter(Qt.Vertical)
+        split.setChildrenCollapsible(False)
+        net_split.setChildrenCollapsible(False)
         split.addWidget(self.tabs)
         for spec in VIEWS:
             if spec.place == "below":
@@ -121,6 +125,14 @@ class MainWindow(QMainWindow):
         bar.addSeparator()
         for name in ("log_scale", "theme", "presenter", "help"):
             bar.addAction(getattr(a, name))
+        self.menu_button = QToolButton()  # exports, the settings and the layout (issue 11)
+        self.menu_button.setObjectName("moreButton")
+        self.menu_button.setText("More")
+        self.menu_button.setToolTip("Save images, show the settings, reset the layout")
+        self.menu_button.setPopupMode(QToolButton.InstantPopup)
+        self.menu_button.setMenu(self._make_menu())
+        bar.addWidget(self.menu_button)
+        self.toolbar = bar
         self.addToolBar(bar)
         buttons = []
         for name in ("play", "step", "step_epoch", "reset"):
@@ -129,10 +141,15 @@ class MainWindow(QMainWindow):
             b.setToolButtonStyle(Qt.ToolButtonTextOnly)
             buttons.append(b)
         self.controls.add_playback(*buttons)
-        self.status_step = QLabel()
+        self.status_step = StatusLine()  # the one status line (issue 11)
         self.status_note = QLabel()
+        self.status_note.setObjectName("statusNote")
         self.statusBar().addWidget(self.status_step, 1)
         self.statusBar().addPermanentWidget(self.status_note)
+        self.statusBar().setSizeGripEnabled(False)
+        # anyone's showMessage lands in the one status line, never over it
+        self.statusBar().messageChanged.connect(self._from_status_bar)
+        self.layouts = LayoutModes(self)
 
         # --- wiring ----------------------------------------------------------------------------
         s = self.session
@@ -149,7 +166,12 @@ class MainWindow(QMainWindow):
         a.slower.triggered.connect(self.controls.slower)
         a.open.triggered.connect(self.controls.scenario.showPopup)
         a.data.triggered.connect(self.choose_data_folder)
-        a.save_image.triggered.connect(self.save_image)
+        a.save_image.triggered.connect(lambda: self.save_image())
+        a.save_view.triggered.connect(lambda: self.save_image(self.view_under_mouse()))
+        a.settings.setChecked(True)
+        a.settings.toggled.connect(self.settings_dock.setVisible)
+        self.settings_dock.visibilityChanged.connect(self._settings_shown)
+        a.reset_layout.triggered.connect(self.layouts.reset)
         a.quit.triggered.connect(self.close)
         a.show_network.triggered.connect(lambda: self.tabs.setCurrentIndex(0))
         a.show_graph.triggered.connect(lambda: self.tabs.setCurrentIndex(1))
@@ -172,7 +194,9 @@ class MainWindow(QMainWindow):
         s.errorRaised.connect(self.on_error)
         s.configRejected.connect(self.on_rejected)
         s.halted.connect(self.on_halted)
-        s.finished.connect(lambda msg: self.statusBar().showMessage(msg, 30000))
+        s.finished.connect(lambda msg: self.status_step.show_message(msg, 60))
+        for name in ("step", "step_epoch", "reset", "undo", "redo"):  # a message until acted on
+            getattr(a, name).triggered.connect(self.status_step.clear_message)
         s.frame.connect(self.on_frame)
         s.graphReady.connect(self.graph.set_trace)
         s.gradcheckReady.connect(self.graph.show_gradcheck)
@@ -180,7 +204,21 @@ class MainWindow(QMainWindow):
         self.graph.gradCheckRequested.connect(s.request_gradcheck)
         self.graph.stepInspected.connect(self.loss.set_marker)
         self.network.neuronSelected.connect(self.on_neuron_selected)
+        self.network.weightEdited.connect(self.session.set_weight)  # playground (issue 11)
         self.tabs.currentChanged.connect(self._tab_changed)
+
+        # --- time travel, sessions, recording (issue 10: nnviz/qt/scrubber.py) ---
+        from nnviz.qt.recording import recording_target
+        from nnviz.qt.scrubber import TimeTravel
+
+        self.time_travel = TimeTravel(self)  # the scrubber under the views, its keys, Ctrl+S
+        s.set_recording(recording_target())
+        # --- end issue 10 ---
+
+        # --- model files (issue 9) ---
+        a.open_model_file.triggered.connect(self.choose_model_file)
+        bar.insertAction(a.data, a.open_model_file)  # beside Scenario… and Data folder…
+        # --- end model files (issue 9) ---
 
         self.on_playing(False)
         self.open_scenario(scenario_id, data_dir, overrides)
@@ -191,6 +229,16 @@ class MainWindow(QMainWindow):
         self, scenario_id: str, data_dir: Path | None = None, overrides: dict | None = None
     ) -> None:
         s = self.session
+        # --- model files (issue 9): `nnviz open FILE.py` ---
+        from nnviz.core.model_file import is_model_file
+
+        if is_model_file(scenario_id):
+            self.open_model_file(scenario_id, overrides)
+            return
+        if overrides and "weights" in overrides:
+            overrides = {k: v for k, v in overrides.items() if k != "weights"}
+            self.on_error("--weights in the app is for model files (nnviz open FILE.py)", "")
+        # --- end model files (issue 9) ---
         try:
             config = None
             if overrides:
@@ -207,6 +255,27 @@ class MainWindow(QMainWindow):
         else:
             self._show_scenario(s.scenario)
 
+    # --- model files (issue 9) ---
+    def choose_model_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open model file", "", "Python model file (*.py);;All files (*)"
+        )
+        if path:
+            self.open_model_file(path)
+
+    def open_model_file(self, spec: str, overrides: dict | None = None) -> None:
+        """A user's model file, trained like a scenario; a bad one is reported in the
+        error dialog (its file, line and frames) and the model in use stays."""
+        overrides = dict(overrides or {})
+        weights = overrides.pop("weights", None)
+        config = self.session.config
+        if not overrides and config is not None:  # the device and seed in use carry over
+            overrides = {"device": config.device, "seed": config.seed}
+        self.session.open_model_file(spec, overrides, weights)
+        self.status_step.show_message(f"Loading {Path(spec).name}…")
+
+    # --- end model files (issue 9) ---
+
     def _show_scenario(self, sc) -> None:
         was_trainable = self._shown is None or self._shown.trainable
         self._shown = sc
@@ -214,7 +283,7 @@ class MainWindow(QMainWindow):
         self.graph.set_scenario(sc)
         trainable = sc.trainable
         self.tabs.setTabEnabled(0, trainable)
-        self.loss.setVisible(trainable)
+        self.layouts.fit_tab()
         if not trainable:
             self.controls.show_config(sc, self.session.config)
             self.tabs.setCurrentIndex(1)
@@ -222,7 +291,8 @@ class MainWindow(QMainWindow):
             self.status_note.setText("")
         elif not was_trainable:
             self.tabs.setCurrentIndex(0)
-        self.status_step.setText("" if trainable else "Step through the graph: N next, B back")
+        self.status_step.clear_message()
+        self.status_step.show_state("" if trainable else "Step through the graph: N next, B back")
 
     def choose_data_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder with MNIST or apparel files")
@@ -248,10 +318,11 @@ class MainWindow(QMainWindow):
         self.boundary.setVisible(two_d)
         if two_d:
             self.boundary.set_points(info.points, info.labels, info.test_mask)
-        self.status_note.setText(
-            f"{info.device.upper()} · {info.param_count:,} parameters"
-            + (f" · {info.data_note}" if info.data_note else "")
-        )
+        self.status_step.clear_message()
+        # short, so the status line keeps its room; the data note is the tooltip
+        self.status_note.setText(f"{info.device.upper()} · {info.param_count:,} parameters")
+        self.status_note.setToolTip(info.data_note or "")
+        self._fit_status_bar()
         if self.tabs.currentIndex() == 1:
             self.session.request_graph()
 
@@ -265,7 +336,7 @@ class MainWindow(QMainWindow):
         elif self._shown is not None:  # back to the expression shown before
             self.open_scenario(self._shown.id)
         else:
-            self.status_step.setText("Nothing could be built: choose a scenario (Ctrl+O)")
+            self.status_step.show_message("Nothing could be built: choose a scenario (Ctrl+O)")
 
     def on_frame(self) -> None:
         s = self.session
@@ -275,9 +346,28 @@ class MainWindow(QMainWindow):
             self.network.set_phase(*phase)
         self.feed.refresh(s.pacer.racing)
         if s.scenario is not None and s.scenario.trainable and s.info is None:
-            self.status_step.setText(f"Building {s.scenario.title}…")
+            self.status_step.show_state(f"Building {s.scenario.title}…")
         elif s.scenario is not None and s.scenario.trainable:
-            self.status_step.setText(s.status_text())
+            self.status_step.show_state(self.status_text(), s.step)
+
+    def _from_status_bar(self, message: str) -> None:
+        if message:
+            self.status_step.show_message(message, 10)
+            self.statusBar().clearMessage()
+
+    def status_text(self) -> str:
+        """The state line: the hint before anything is trained, else the session's
+        step, epoch and loss, with the sweep's caption while a step animates."""
+        s = self.session
+        if s.step == 0 and not s.playing and len(s.history.metrics) == 0:
+            return FIRST_OPEN_HINT
+        text = s.status_text()
+        phase, progress = self._phase
+        snap = self.network.snapshot
+        if phase is not None and snap is not None:
+            caption = pass_caption(phase, progress, len(snap.layers) + 1)
+            text = f"{text} · {caption}" if caption else text
+        return text
 
     def on_neuron_selected(self, layer: int, index: int) -> None:
         if layer >= 1:
@@ -286,6 +376,8 @@ class MainWindow(QMainWindow):
 
     def on_playing(self, playing: bool) -> None:
         self.actions_.play.setText("Pause" if playing else "Play")
+        if playing:
+            self.status_step.clear_message()
 
     def on_error(self, message: str, details: str) -> None:
         if self._error_box is not None:  # one box: the newest message replaces the last
@@ -299,10 +391,11 @@ class MainWindow(QMainWindow):
         self._error_box = box
 
     def on_halted(self, message: str) -> None:
-        self.statusBar().showMessage(message, 15000)
+        self.status_step.show_message(message, 30)
         self.on_error(message, "")
 
     def _tab_changed(self, index: int) -> None:
+        self.layouts.fit_tab()
         if index == 1 and self.session.scenario is not None and self.session.scenario.trainable:
             self.session.request_graph()
 
@@ -311,23 +404,49 @@ class MainWindow(QMainWindow):
     def set_theme(self, theme: Theme) -> None:
         theme = theme.scaled(self.theme.scale)
         self.theme = theme
+        save_theme(theme.name)  # remembered at once, not only at a clean quit
         apply_theme(QApplication.instance(), theme)
+        self._fit_status_bar()
         for view in (*self.views.values(), self.help):
             view.set_theme(theme)
         # the settings grow with the font (else presenter mode hides them behind a scroll bar),
         # once the window has its new size
         QTimer.singleShot(0, self, self._fit_settings)
 
+    def _fit_status_bar(self) -> None:
+        """The status bar as tall as its (new) font: Qt keeps the old height otherwise."""
+        from PySide6.QtGui import QFontMetrics
+
+        line = QFontMetrics(QApplication.font()).height()
+        for label in (self.status_step, self.status_note):
+            label.setMinimumHeight(line)
+        self.status_note.setMinimumWidth(
+            QFontMetrics(QApplication.font()).horizontalAdvance(self.status_note.text()) + 4
+        )
+        self.statusBar().setMinimumHeight(line + 4)
+
     def _fit_settings(self) -> None:
+        if self.layouts.presenter:
+            return
         scroll = self.settings_dock.widget()
         width = self.controls.sizeHint().width() + scroll.verticalScrollBar().sizeHint().width()
         self.resizeDocks([self.settings_dock], [width + 2 * scroll.frameWidth()], Qt.Horizontal)
 
     def set_presenter(self, on: bool) -> None:
-        base = LIGHT if self.actions_.theme.isChecked() else DARK
-        self.theme = base.scaled(PRESENTER_SCALE if on else 1.0)
-        self.set_theme(self.theme)
-        self.showFullScreen() if on else self.showNormal()
+        self.layouts.set_presenter(on)
+
+    def fit_settings(self) -> None:
+        """The settings dock as wide as its contents (after a restored layout)."""
+        self._fit_settings()
+
+    def _settings_shown(self, visible: bool) -> None:
+        if self.settings_dock.isHidden() == visible:  # visibilityChanged also fires for tabs
+            return
+        a = self.actions_.settings
+        if a.isChecked() != visible:
+            a.blockSignals(True)
+            a.setChecked(visible)
+            a.blockSignals(False)
 
     def toggle_help(self) -> None:
         if self.help.isVisible():
@@ -337,27 +456,78 @@ class MainWindow(QMainWindow):
             self.help.show()
             self.help.raise_()
 
-    def save_image(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save image", "nnviz.png", "PNG image (*.png);;SVG drawing (*.svg)"
-        )
-        if path:
-            from nnviz.qt.export import save_widget
+    # --- export (issue 11) --------------------------------------------------------------------
 
-            try:
-                save_widget(self.centralWidget(), Path(path))
-            except NnvizError as exc:
-                self.on_error(str(exc), "")
+    def _make_menu(self) -> QMenu:
+        a = self.actions_
+        menu = QMenu(self)
+        menu.addAction(a.save_image)
+        views = menu.addMenu("Save one view")
+        for spec in VIEWS:
+            act = views.addAction(f"{spec.title}…")
+            act.setObjectName(f"export_{spec.name}")
+            act.triggered.connect(lambda _=False, n=spec.name: self.save_image(n))
+        menu.addAction(a.save_view)
+        # --- animated export (issue 11): record the next N seconds of a view ---
+        record = menu.addAction("Record a view (GIF/MP4)…")
+        record.setObjectName("record_view")
+        record.setToolTip("Record the next N seconds of a view or the window as a GIF or MP4")
+
+        def ask_and_record(_=False) -> None:
+            from nnviz.qt.recorder import ask_and_record
+
+            ask_and_record(self)
+
+        record.triggered.connect(ask_and_record)
+        # --- end animated export (issue 11) ---
+        menu.addSeparator()
+        menu.addAction(a.settings)
+        menu.addAction(a.reset_layout)
+        return menu
+
+    def export_target(self, name: str | None):
+        """The widget a picture is taken of: a view by name, None for the whole window."""
+        if name is None:
+            return self
+        return self.views[name]
+
+    def view_under_mouse(self) -> str | None:
+        from PySide6.QtGui import QCursor
+
+        w = QApplication.widgetAt(QCursor.pos())
+        while w is not None:
+            for name, view in self.views.items():
+                if w is view and view.isVisible():
+                    return name
+            w = w.parentWidget()
+        return "network" if self.tabs.currentIndex() == 0 else "graph"
+
+    def save_image(self, name: str | None = None) -> Path | None:
+        """Ask for a file and save the whole window (``name`` None) or one view as PNG/SVG."""
+        default = f"nnviz-{name or 'window'}.png"
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save image", default, "PNG image (*.png);;SVG drawing (*.svg)"
+        )
+        if not path:
+            return None
+        from nnviz.qt.export import save_widget
+
+        try:
+            return save_widget(self.export_target(name), Path(path), title=self.windowTitle())
+        except NnvizError as exc:
+            self.on_error(str(exc), "")
+            return None
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        self.layouts.screen_changed()
         if self.help.isVisible():
             self.help.setGeometry(self.rect())
 
     def closeEvent(self, event) -> None:
-        if self.actions_.presenter.isChecked():  # remember the desk layout, not full screen
-            self.actions_.presenter.setChecked(False)
-        save_window(self, "light" if self.actions_.theme.isChecked() else "dark")
+        # the desk layout is remembered, never the presenter's (issue 11)
+        geometry, state = self.layouts.normal_layout()
+        save_window(self, "light" if self.actions_.theme.isChecked() else "dark", geometry, state)
         self.session.shutdown()
         if self._error_box is not None:
             self._error_box.close()

@@ -330,9 +330,13 @@ class ColumnCaptions:
         self._scale = scale
         for items, base in ((self.titles, self.font), (self.notes, self.small_font)):
             font = QtGui.QFont(base)
-            font.setPointSizeF(base.pointSizeF() * scale)
+            # --- issue 11: never below the mode's smallest legible size; notes wrap instead ---
+            font.setPointSizeF(max(base.pointSizeF() * scale, self.theme.pt(9)))
             for item in items:
                 item.setFont(font)
+        for item in self.notes:
+            item.setTextWidth(max(column_gap_px - 12.0, 40.0) if scale < 1.0 else -1)
+        # --- end issue 11 ---
         for item in self.titles:
             item.setTextWidth(220 * self.theme.scale * scale)
 

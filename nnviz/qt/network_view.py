@@ -29,8 +29,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from nnviz.core import network_geometry as geo
 from nnviz.core.history import History
 from nnviz.core.network_geometry import EDGE_LEVELS, H, LayerGeom
-from nnviz.core.numfmt import fmt
 from nnviz.core.snapshot import Snapshot
+from nnviz.qt import weight_edit_dialog  # playground (issue 11)
+from nnviz.qt.block_view import BlockView
 from nnviz.qt.network_legend import ColumnCaptions, NetworkLegend
 from nnviz.qt.neuron_inspector import NeuronInfo, NeuronInspector, neuron_info
 from nnviz.qt.theme import (
@@ -70,6 +71,7 @@ class NetworkView(QtWidgets.QWidget):
 
     neuronSelected = QtCore.Signal(int, int)  # layer (0 = input), index
     layerSelected = QtCore.Signal(int)
+    weightEdited = QtCore.Signal(str, int, object, float)  # playground (issue 11)
 
     def __init__(
         self,
@@ -106,6 +108,10 @@ class NetworkView(QtWidgets.QWidget):
         self.legend = NetworkLegend(theme=theme)
         lay.addWidget(self.legend)
         self.inspector = NeuronInspector(self, theme)
+        # models that are not Linear chains are drawn as module blocks (issue 9)
+        self.block_view = BlockView(self, theme, self.history)
+        self.block_view.hide()
+        lay.addWidget(self.block_view, 1)
 
         self._edges: dict[tuple[bool, int], pg.PlotCurveItem] = {}
         for pos in (False, True):
@@ -153,9 +159,10 @@ class NetworkView(QtWidgets.QWidget):
         self._marker.setBrush(pg.mkBrush(None))
         self.legend.set_theme(theme)
         self.inspector.set_theme(theme)
+        self.block_view.set_theme(theme)
         for w in self.weight_windows.values():
             w.set_theme(theme)
-        if self.snapshot is not None:  # remake the per-layer items in the new colours
+        if self.snapshot is not None and not self.blocks_shown:  # remake items in new colours
             self._build(self.snapshot)
             self._render(self.snapshot)
 
@@ -164,10 +171,16 @@ class NetworkView(QtWidgets.QWidget):
         the next snapshot is drawn anew."""
         self._key = None
         self._forget()
+        self.block_view.reset()
 
     def set_snapshot(self, snap: Snapshot) -> None:
         """Draw ``snap`` (the newest, or a past one): recolour the existing
-        items, rebuilt only when the architecture changed."""
+        items, rebuilt only when the architecture changed. A snapshot with
+        module blocks (a model that is not a Linear chain) goes to the block view."""
+        if self._show_blocks(bool(snap.blocks)):
+            self.snapshot = snap
+            self.block_view.set_snapshot(snap)
+            return
         key = (snap.widths, tuple(snap.input_shape), tuple(layer.name for layer in snap.layers))
         if key != self._key:
             self._key = key
@@ -189,7 +202,26 @@ class NetworkView(QtWidgets.QWidget):
             raise ValueError(f"phase must be None, 'forward' or 'backward', got {phase!r}")
         self.phase = phase
         self.progress = float(min(max(progress, 0.0), 1.0))
+        if self.blocks_shown:
+            self.block_view.set_phase(phase, progress)
+            return
         self._apply_phase()
+
+    @property
+    def blocks_shown(self) -> bool:
+        """Whether the model is drawn as module blocks (not neurons)."""
+        return not self.block_view.isHidden()
+
+    def _show_blocks(self, blocks: bool) -> bool:
+        """Switch between neurons and blocks; the other side forgets what it drew."""
+        if blocks != self.blocks_shown:
+            self._key, self.geoms = None, []
+            self._forget()
+            self.block_view.reset()
+            self.graphics.setVisible(not blocks)
+            self.legend.setVisible(not blocks)
+            self.block_view.setVisible(blocks)
+        return blocks
 
     @QtCore.Slot(int)
     def highlight_layer(self, layer: int) -> None:
@@ -389,6 +421,8 @@ class NetworkView(QtWidgets.QWidget):
         return item
 
     def _on_resized(self, *_args) -> None:
+        if self.blocks_shown:
+            return
         if self.snapshot is not None and self.geoms:
             a = geo.drawing_aspect(self._size_px(), self._margins(self.snapshot))
             if abs(a - self._layout_aspect) > 0.15 * self._layout_aspect:
@@ -421,7 +455,8 @@ class NetworkView(QtWidgets.QWidget):
         self.legend.set_values(
             self.scales.act or 1.0,
             lo_hi,
-            f"step {snap.step:,} · loss {fmt(snap.loss)}\nsample #{snap.sample_index}",
+            # --- issue 11: step and loss are the status line's alone (one source of truth) ---
+            f"sample #{snap.sample_index}",
             any(ls.dz is not None for ls in snap.layers),
         )
         target = self._selected or self._hover
@@ -542,4 +577,8 @@ class NetworkView(QtWidgets.QWidget):
         act = menu.addAction(f"Show the weight matrix of layer {layer}")
         act.triggered.connect(lambda: self.open_weight_matrix(layer))
         menu.addAction("Reset zoom").triggered.connect(self._fit)
+        weight_edit_dialog.add_menu_action(self, menu, layer)  # playground (issue 11)
         menu.popup(screen_pos)
+
+    def edit_weight(self, layer: int, index: int):  # playground (issue 11): emits weightEdited
+        return weight_edit_dialog.open_for(self, layer, index)

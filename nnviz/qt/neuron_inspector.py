@@ -44,6 +44,9 @@ class NeuronInfo:
     note: str = ""  # e.g. the pixel's row and column, or the class name
     weight_image: np.ndarray | None = None  # incoming weights as the input picture (h, w)
     history_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # --- module blocks (issue 9): (name, value, hint) rows shown instead of a, z, b, dL/dz
+    rows: tuple[tuple[str, float | None, str], ...] = ()
+    history_label: str = ""  # what the sparkline shows, when not the neuron's a
 
 
 def neuron_info(
@@ -132,7 +135,7 @@ class _Sparkline(QtWidgets.QWidget):
         p.drawPath(pg.arrayToQPath(xs, ys))
         p.setPen(QtGui.QColor(t.muted))
         f = p.font()
-        f.setPointSizeF(7.5 * t.scale)
+        f.setPointSizeF(t.pt(7.5))  # never below the mode's smallest text (issue 11)
         p.setFont(f)
         right = QtCore.Qt.AlignmentFlag.AlignRight
         p.drawText(r, right | QtCore.Qt.AlignmentFlag.AlignTop, fmt(hi, 3))
@@ -226,7 +229,7 @@ class NeuronInspector(QtWidgets.QFrame):
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
-        fs = 9.5 * theme.scale
+        fs = theme.pt(9.5)
         self.setStyleSheet(
             f"#NeuronInspector {{ background: {theme.panel}; border: 1px solid {theme.grid};"
             f" border-radius: 6px; }}"
@@ -236,7 +239,7 @@ class NeuronInspector(QtWidgets.QFrame):
         for w in (self.incoming_label, self.spark_label):
             w.setStyleSheet(f"color: {theme.muted};")
         f = self.bars.font()
-        f.setPointSizeF(8.5 * theme.scale)
+        f.setPointSizeF(theme.pt(8.5))
         self.bars.setFont(f)
         self.setFixedWidth(int(300 * theme.scale))
         if self.info is not None:
@@ -253,6 +256,8 @@ class NeuronInspector(QtWidgets.QFrame):
                 ("bias b", info.bias, ""),
                 ("dL/dz", info.dz, ""),
             ]
+        if info.rows:  # --- module blocks (issue 9)
+            rows = list(info.rows)
         html = "<table cellspacing='0' cellpadding='1'>"
         for name, v, hint in rows:
             colour = t.foreground
@@ -287,7 +292,7 @@ class NeuronInspector(QtWidgets.QFrame):
         else:
             self.picture.hide()
         n, steps = int(info.history.size), info.history_steps
-        what = "x" if info.layer == 0 else "a"
+        what = info.history_label or ("x" if info.layer == 0 else "a")  # issue 9: blocks
         span = f", steps {int(steps[0]):,}–{int(steps[-1]):,}" if n > 1 and steps.size == n else ""
         self.spark_label.setText(f"{what} over {fmt_count(n, 'kept snapshot')}{span}")
         self.spark.set_values(info.history, t, steps if steps.size == n else None)

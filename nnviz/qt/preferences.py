@@ -28,10 +28,44 @@ def restore_window(win) -> None:
         win.restoreGeometry(geometry)
     if state is not None:
         win.restoreState(state)
+    fit = getattr(win, "fit_settings", None)
+    if fit is not None:  # a dock width from another font size never sticks (issue 11)
+        fit()
 
 
-def save_window(win, theme_name: str) -> None:
+def save_window(win, theme_name: str, geometry=None, state=None) -> None:
+    """The window's desk layout (``geometry``/``state`` when given: the layout
+    before presenter mode, which is never remembered) and its theme."""
     s = _settings()
-    s.setValue("window/geometry", win.saveGeometry())
-    s.setValue("window/state", win.saveState())
+    s.setValue("window/geometry", geometry if geometry is not None else win.saveGeometry())
+    s.setValue("window/state", state if state is not None else win.saveState())
     s.setValue("window/theme", theme_name)
+
+
+def save_theme(theme_name: str) -> None:
+    """The theme, remembered as soon as it is chosen."""
+    if theme_name in ("light", "dark"):
+        _settings().setValue("window/theme", theme_name)
+
+
+def forget_layout() -> None:
+    """Reset layout: the next launch starts from the built-in layout too."""
+    s = _settings()
+    s.remove("window/geometry")
+    s.remove("window/state")
+
+
+# --- recording (issue 10) ---
+
+
+def recording_enabled() -> bool:
+    """Whether the app records its runs into the runs folder (on by default)."""
+    value = _settings().value("record/enabled", True)
+    return value not in (False, "false", "0", 0)
+
+
+def set_recording_enabled(on: bool) -> None:
+    _settings().setValue("record/enabled", bool(on))
+
+
+# --- end recording (issue 10) ---

@@ -7,7 +7,7 @@ from pathlib import Path
 from nnviz.core.errors import NnvizError
 from nnviz.qt.export import save_widget
 
-VIEWS = ("network", "graph", "loss", "all")
+VIEWS = ("network", "boundary", "graph", "loss", "all")  # boundary: issue 11
 
 
 def train_for_render(
@@ -16,6 +16,8 @@ def train_for_render(
     data_dir: Path | None = None,
     seed: int = 0,
     threads: int | None = None,
+    model_file=None,  # model files (issue 9): a loaded ModelFile instead of the id's scenario
+    weights: Path | None = None,  # (issue 9) a state_dict to start from
 ):
     """Train a scenario through the core run loop, as the app does; returns
     (run, info, history) with the final snapshot and evaluation in the history."""
@@ -25,7 +27,7 @@ def train_for_render(
     from nnviz.core.scenarios import get_scenario
     from nnviz.core.threads import ThreadTuner
 
-    sc = get_scenario(scenario_id)
+    sc = model_file.scenario if model_file is not None else get_scenario(scenario_id)  # issue 9
     history = History()
     run = R.Run(threads=ThreadTuner(fixed=threads))
     built: list = []
@@ -40,7 +42,8 @@ def train_for_render(
         elif isinstance(ev, R.SnapshotReady):
             history.snapshots.add(ev.snapshot)
 
-    run.submit(R.Configure(sc, TrainConfig.for_scenario(sc, seed=seed), data_dir))
+    config = TrainConfig.for_scenario(sc, seed=seed)
+    run.submit(R.Configure(sc, config, data_dir, model_file=model_file, weights=weights))
     run.drive(keep)
     info = built[-1]
     n = steps if steps is not None else min(info.steps_per_epoch * 5, 300)
@@ -63,6 +66,9 @@ def render_scenario(
     data_dir: Path | None = None,
     seed: int = 0,
     threads: int | None = None,
+    model_file=None,  # model files (issue 9)
+    weights: Path | None = None,
+    presenter: bool = False,  # issue 11: at presenter mode's scale for this size
 ) -> Path:
     from nnviz.core.scenarios import get_scenario
     from nnviz.qt.bootstrap import make_app
@@ -71,12 +77,16 @@ def render_scenario(
 
     if view not in VIEWS:
         raise NnvizError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
-    sc = get_scenario(scenario_id)
+    sc = model_file.scenario if model_file is not None else get_scenario(scenario_id)  # issue 9
     theme = get_theme(theme_name)
     out = Path(out)
     if out.suffix.lower() not in (".png", ".svg"):
         raise NnvizError(f"can only write .png or .svg files, not {out.name!r}")
     app = make_app()
+    if presenter:  # --- animated export (issue 11) ---
+        from nnviz.qt.animated_stage import stage_theme
+
+        theme = stage_theme(theme_name, True, size)
     apply_theme(app, theme)
     from PySide6.QtWidgets import QGridLayout, QWidget
 
@@ -91,11 +101,13 @@ def render_scenario(
         panel.set_trace(capture_expression_graph(sc), midway=True)
         return _grab(app, panel, size, out)
 
-    run, info, history = train_for_render(scenario_id, steps, data_dir, seed, threads)
-    snap = history.snapshots.latest
-    names = {"network": ["network", "boundary"], "loss": ["loss"], "graph": ["graph"]}.get(
-        view, ["network", "boundary", "loss"]
+    run, info, history = train_for_render(
+        scenario_id, steps, data_dir, seed, threads, model_file=model_file, weights=weights
     )
+    snap = history.snapshots.latest
+    names = {"network": ["network", "boundary"], "loss": ["loss"], "graph": ["graph"]}
+    names["boundary"] = ["boundary"]  # issue 11
+    names = names.get(view, ["network", "boundary", "loss"])
     if info.points is None and "boundary" in names:
         names.remove("boundary")
     parts = make_views(theme, history, names)
@@ -110,6 +122,8 @@ def render_scenario(
             v.set_trace(capture_trainer_graph(run.trainer))
         v.set_snapshot(snap)
         v.refresh()
+    if not parts:  # issue 11: --view boundary of a set without 2-D points
+        raise NnvizError(f"{sc.id} has no 2-D points to draw a boundary; choose --view network")
     if len(parts) == 1:
         return _grab(app, next(iter(parts.values())), size, out)
     box = QWidget()

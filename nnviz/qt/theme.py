@@ -47,17 +47,22 @@ class Theme:
         """A size in pixels scaled for the current mode."""
         return size * self.scale
 
+    def pt(self, size: float) -> float:
+        """A font's point size for the current mode: never below :data:`MIN_PT`
+        (before scaling), so the smallest text meets the mode's minimum."""
+        return max(float(size), MIN_PT) * self.scale
+
 
 DARK = Theme(
     name="dark",
     background="#15171c",
     panel="#1e2128",
     foreground="#e6e6e6",
-    muted="#8a8f98",
+    muted="#b4b9c2",  # text colours: ≥ 7:1 on background and panel (issue 11)
     grid="#3a3f4a",
     accent="#ffd23f",
     forward="#5ad1ff",
-    backward="#ff5ad7",
+    backward="#ff8ae3",
     train="#f59b42",
     val="#56b4e9",
     negative="#3b82f6",
@@ -71,11 +76,11 @@ LIGHT = Theme(  # high contrast, for projectors
     background="#ffffff",
     panel="#f2f2f2",
     foreground="#000000",
-    muted="#555555",
+    muted="#4a4a4a",
     grid="#bbbbbb",
-    accent="#d100a0",
-    forward="#0072b2",
-    backward="#cc0077",
+    accent="#8a006b",
+    forward="#004f7c",
+    backward="#8f0053",
     train="#d55e00",
     val="#0072b2",
     negative="#1f5fbf",
@@ -204,12 +209,37 @@ def edge_pens(theme: Theme) -> dict[tuple[bool, int], QtGui.QPen]:
     return pens
 
 
+# --- legibility (issue 11) ---------------------------------------------------------------------
+#: The smallest point size any text that carries information is given (before
+#: presenter scaling): 9 pt at 96 dpi is 12 px, a 14 px line.
+MIN_PT = 9.0
+#: The smallest line height (px) presenter mode promises on a screen of this
+#: height: 18 px at 720 px tall (a projector), 24 px at 1080; one pixel spare.
+PRESENTER_LINE_PX_PER_SCREEN_PX = 24.0 / 1080.0
+PRESENTER_MIN_LINE_PX = 18.0
+
+
+def presenter_line_px(screen_height: int) -> float:
+    """The smallest line height (px) presenter mode must reach on a screen this tall."""
+    return max(PRESENTER_MIN_LINE_PX, screen_height * PRESENTER_LINE_PX_PER_SCREEN_PX)
+
+
+def presenter_scale(screen_height: int, font: QtGui.QFont | None = None) -> float:
+    """The presenter mode's scale for a screen ``screen_height`` px tall: the
+    smallest text (:data:`MIN_PT`) gets :func:`presenter_line_px` plus one pixel.
+    Measured with ``font``'s family (the app font by default)."""
+    f = QtGui.QFont(font if font is not None else QtGui.QGuiApplication.font())
+    f.setPointSizeF(MIN_PT)
+    line = QtGui.QFontMetricsF(f).height() or MIN_PT * 96 / 72 * 1.16
+    return max(1.0, (presenter_line_px(screen_height) + 1.0) / line)
+
+
 _BASE_FONT_PT = "nnvizBaseFontPt"  # the app font size before any presenter scaling
 
 
 def font_pt(theme: Theme, size: float) -> float:
-    """A point size scaled for presenter mode."""
-    return size * theme.scale
+    """A point size scaled for presenter mode (never below the mode's minimum)."""
+    return theme.pt(size)
 
 
 def apply_theme(app: QtWidgets.QApplication, theme: Theme) -> None:
@@ -255,7 +285,7 @@ def apply_theme(app: QtWidgets.QApplication, theme: Theme) -> None:
     base = app.property(_BASE_FONT_PT)
     if base is None:
         base = app.font().pointSizeF()
-        base = base if base > 0 else 10.0
+        base = max(base if base > 0 else 10.0, MIN_PT)
         app.setProperty(_BASE_FONT_PT, base)
     font = app.font()
     font.setPointSizeF(float(base) * theme.scale)

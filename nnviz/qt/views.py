@@ -50,6 +50,24 @@ VIEWS: tuple[ViewSpec, ...] = (
         "(click a neuron in the network)",
         10,
     ),
+    # --- health (issue 12) ---
+    ViewSpec(
+        "distributions",
+        "Distributions",
+        "nnviz.qt.distribution_view:DistributionView",
+        "tab",
+        "Each layer's weights, gradients, activations or pre-activations over the steps",
+        4,
+    ),
+    ViewSpec(
+        "gradflow",
+        "Gradient flow",
+        "nnviz.qt.gradflow_view:GradFlowView",
+        "tab",
+        "Gradient size across depth, update ratios and dead or saturated units per layer",
+        4,
+    ),
+    # --- end health (issue 12) ---
 )
 BY_NAME = {spec.name: spec for spec in VIEWS}
 

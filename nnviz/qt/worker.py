@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import atexit
 import weakref
+from dataclasses import replace
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from nnviz.core.devices import lower_thread_priority
+from nnviz.core.devices import explain_failure, lower_thread_priority
 from nnviz.core.run import Run
+from nnviz.core.run_messages import Failed, Halted
 from nnviz.core.threads import ThreadTuner
 
 
@@ -53,11 +55,20 @@ class TrainingWorker(QObject):
             lower_thread_priority()
         while not self._stop:
             for ev in run.advance():
-                emit(ev)
+                emit(_explained(ev))
             if getattr(run, "dead", False):  # the child could not start: train here
                 run = self.run_loop = Run(threads=ThreadTuner(reserve=1))
                 lower_thread_priority()
         QThread.currentThread().quit()  # let the thread's event loop end at once
+
+
+def _explained(ev):
+    """A failure whose cause we know (out of memory) says what to do about it."""
+    if isinstance(ev, Halted | Failed):
+        message = explain_failure(ev.message)
+        if message != ev.message:
+            return replace(ev, message=message)
+    return ev
 
 
 _LIVE: weakref.WeakSet[WorkerThread] = weakref.WeakSet()

@@ -17,8 +17,9 @@ from nnviz.core.scenarios import DEFAULT_SCENARIO, SCENARIOS, get_scenario
 from nnviz.qt import controls as controls_module
 from nnviz.qt.bootstrap import open_window
 from nnviz.qt.controls import SPEEDS, ControlsPanel
-from nnviz.qt.main_window import PRESENTER_SCALE, MainWindow
-from nnviz.qt.theme import DARK, LIGHT
+from nnviz.qt.main_window import MainWindow
+from nnviz.qt.status_line import FIRST_OPEN_HINT  # issue 11: the first-open hint
+from nnviz.qt.theme import DARK, LIGHT, presenter_scale
 from tests.factories import FlakyModel
 
 WAIT_MS = 10_000
@@ -124,7 +125,7 @@ def test_nnviz_opens_the_default_scenario_ready_to_play_and_open_id_another(qtbo
         assert not w.session.playing and w.session.step == 0
         assert w.network.snapshot.widths == (2, 32, 32, 1)
         assert w.controls.scenario.currentData() == "spiral"
-        qtbot.waitUntil(lambda: w.status_step.text().startswith("step 0 "))
+        qtbot.waitUntil(lambda: w.status_step.text() == FIRST_OPEN_HINT)  # issue 11
     finally:
         w.close()
     w = ready(qtbot, open_window(build_parser().parse_args(["open", "or-gate"])))
@@ -418,7 +419,7 @@ def test_a_nan_loss_pauses_and_says_so(open_app, qtbot):
     press(qtbot, w, Key.Key_Space)
     qtbot.waitUntil(lambda: w._error_box is not None and w._error_box.isVisible(), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: not w.session.playing)
-    message = w.statusBar().currentMessage()
+    message = w.status_step.text()  # issue 11: the one status line
     assert "The loss became nan" in message and "training paused" in message
     assert "Lower the learning rate" in w._error_box.text()
     assert w.actions_.play.text() == "Play"
@@ -484,6 +485,9 @@ def test_presenter_mode_scales_fonts_and_the_light_theme_toggles(open_app, qtbot
     base = app.font().pointSizeF()
     net_font = w.network._font.pointSizeF()
     press(qtbot, w, Key.Key_F11)
+    # issue 11: the scale follows the screen (see tests/qt/test_legibility.py)
+    PRESENTER_SCALE = presenter_scale(w.screen().geometry().height())
+    assert PRESENTER_SCALE > 1.2
     assert w.theme.scale == PRESENTER_SCALE and w.isFullScreen()
     assert app.font().pointSizeF() == pytest.approx(base * PRESENTER_SCALE)
     assert w.network._font.pointSizeF() == pytest.approx(net_font * PRESENTER_SCALE)

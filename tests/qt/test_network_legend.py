@@ -48,8 +48,8 @@ def test_the_legend_tells_the_scales_the_view_draws_with(shown, snap):
     assert view.captions.notes[1].toPlainText().endswith(f"≤ {fmt(view.scales.grad[1], 3)}")
     assert "w > 0" in said["key"] and "w < 0" in said["key"] and "width ∝ |w|" in said["key"]
     lo, hi = float(snap.input.min()), float(snap.input.max())
+    # issue 11: step and loss are the status line's alone (one source of truth)
     assert said["caption"] == (
-        f"step {snap.step} · loss {fmt(snap.loss)}\n"
         f"sample #{snap.sample_index} · input x in [{fmt(lo, 2)}, {fmt(hi, 2)}]"
     )
     # the bars are pyqtgraph ColorBarItems over the theme's own maps, at the view's scale
