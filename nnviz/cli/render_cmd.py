@@ -20,7 +20,8 @@ from nnviz.cli.common import (
 def register(sub) -> None:
     p = sub.add_parser("render", help="draw a view offscreen to PNG or SVG")
     p.add_argument("scenario", metavar="ID|FILE.py", help=TARGET_HELP)
-    views = ("network", "boundary", "graph", "loss", "all")  # boundary: issue 11
+    # boundary: issue 11; distributions, gradflow: the training-health views (issue 12)
+    views = ("network", "boundary", "graph", "loss", "distributions", "gradflow", "all")
     p.add_argument("--view", default="all", choices=views)
     p.add_argument("--out", type=Path, required=True, help="FILE.png, .svg, .gif or .mp4")
     p.add_argument("--steps", type=positive_int, help="train this many steps first")

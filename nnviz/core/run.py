@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from nnviz.core import checkpoint  # sessions (issue 10)
-from nnviz.core.engine import EvalMetrics, TrainConfig, Trainer
 from nnviz.core.devices import explain_failure
+from nnviz.core.engine import EvalMetrics, TrainConfig, Trainer
 from nnviz.core.errors import NnvizError
 from nnviz.core.features import same_data as same_toy_data  # playground (issue 11)
 from nnviz.core.run_messages import (

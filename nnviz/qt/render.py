@@ -7,7 +7,9 @@ from pathlib import Path
 from nnviz.core.errors import NnvizError
 from nnviz.qt.export import save_widget
 
-VIEWS = ("network", "boundary", "graph", "loss", "all")  # boundary: issue 11
+# boundary: issue 11; the training-health views (issue 12) by their VIEWS names
+HEALTH_VIEWS = ("distributions", "gradflow")
+VIEWS = ("network", "boundary", "graph", "loss", *HEALTH_VIEWS, "all")
 
 
 def train_for_render(
@@ -18,6 +20,7 @@ def train_for_render(
     threads: int | None = None,
     model_file=None,  # model files (issue 9): a loaded ModelFile instead of the id's scenario
     weights: Path | None = None,  # (issue 9) a state_dict to start from
+    health: bool = False,  # (issue 12) health reports for the health views
 ):
     """Train a scenario through the core run loop, as the app does; returns
     (run, info, history) with the final snapshot and evaluation in the history."""
@@ -47,6 +50,10 @@ def train_for_render(
     run.drive(keep)
     info = built[-1]
     n = steps if steps is not None else min(info.steps_per_epoch * 5, 300)
+    if health and run.trainer is not None:  # about 100 reports over the run, as `train` takes
+        from nnviz.core.health import headless_every
+
+        run.trainer.health_every = headless_every(max(n, 1))
     if n > 0:
         run.submit(R.Step(n))
         run.drive(keep)  # commands take effect at once: the steps first, then the rest
@@ -102,11 +109,19 @@ def render_scenario(
         return _grab(app, panel, size, out)
 
     run, info, history = train_for_render(
-        scenario_id, steps, data_dir, seed, threads, model_file=model_file, weights=weights
+        scenario_id,
+        steps,
+        data_dir,
+        seed,
+        threads,
+        model_file=model_file,
+        weights=weights,
+        health=view in HEALTH_VIEWS,
     )
     snap = history.snapshots.latest
     names = {"network": ["network", "boundary"], "loss": ["loss"], "graph": ["graph"]}
     names["boundary"] = ["boundary"]  # issue 11
+    names.update({v: [v] for v in HEALTH_VIEWS})
     names = names.get(view, ["network", "boundary", "loss"])
     if info.points is None and "boundary" in names:
         names.remove("boundary")
@@ -150,4 +165,5 @@ def _grab(app, widget, size, out: Path) -> Path:
         app.processEvents()
     path = save_widget(widget, out)
     widget.close()
+    widget.deleteLater()
     return path
