@@ -1,5 +1,5 @@
 """The output layer's formulas: the loss's derivative dL/da written out with
-this sample's numbers, seed 002's shortcuts for dL/dz, and the batch size m
+this sample's numbers, the backprop lecture notes' shortcuts for dL/dz, and the batch size m
 recovered from a mean-reduced loss's gradient (Qt-free)."""
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ def output_dz_shortcut(
     if loss == "bce" and ls.activation == "sigmoid" and y_all.size == k:
         a, y = float(ls.a[j]), float(y_all[j])
         segs = [*sym(f"     = (a − y){sc} = ("), (fmt(a), FWD), (f" − {fmt(y)}){sc} = ", PLAIN),
-                (fmt(dz), BWD), ("   (seed 002: σ' cancels BCE's denominator)", NOTE)]  # fmt: skip
+                (fmt(dz), BWD), ("   (the lecture notes on backprop: σ' cancels BCE's denominator)", NOTE)]  # fmt: skip
         return FormulaLine("dz_short", "dL/dz", tuple(segs), dz, section="backward")
     if loss == "cross_entropy" and ls.activation == "linear" and y_all.size == 1:
         c = int(y_all[0])

@@ -395,7 +395,7 @@ def column_note(snap: Snapshot, layer: int, grad_vmax: float) -> str:
             return ""
         return f"x in [{fmt(float(snap.input.min()), 2)}, {fmt(float(snap.input.max()), 2)}]"
     ls = snap.layers[layer - 1]
-    parts = [f"dead {ls.dead_fraction:.0%}"] if ls.activation == "relu" else []
+    parts = [f"{ls.dead_fraction:.0%} inactive"] if ls.activation == "relu" else []
     if ls.dz is not None:
         parts.append(f"|dL/dz| ≤ {fmt(grad_vmax, 3)}")
     return "\n".join(parts)

@@ -282,7 +282,7 @@ SCENARIOS: dict[str, Scenario] = {
             "the PyTorch beginner's guide: the image classification case study",
             "10 apparel classes, 28×28 grey images from train.csv + PNGs (or Fashion-MNIST "
             "IDX files), one hidden layer of 500, Adam, cross-entropy, 10 % validation.",
-            figure="the seed's MLP reached about 65 %; well trained, well over 85 %",
+            figure="the guide’s MLP reached about 65 %; well trained, well over 85 %",
             spec=MLPSpec((784, 500, 10), ("relu", "linear"), flatten=True),
             data=_apparel,
             loss="cross_entropy",

@@ -228,7 +228,7 @@ def test_the_words_beside_the_columns():
     assert geo.column_heading(snap, 0) == ("input", "2")
     assert geo.column_heading(snap, 1) == ("hidden 1", "3 · relu")
     assert geo.column_heading(snap, 2) == ("output", "3 · softmax")
-    assert geo.column_note(snap, 1, 2e-4) == "dead 33%\n|dL/dz| ≤ 2.0×10⁻⁴"
+    assert geo.column_note(snap, 1, 2e-4) == "33% inactive\n|dL/dz| ≤ 2.0×10⁻⁴"
     assert geo.column_note(snap, 0, 0.0) == ""  # not a picture: the values are beside it
     texts, best = geo.value_labels(snap, 0)
     assert texts == ["x₁ = −0.5", "x₂ = +0.25"] and best == -1
