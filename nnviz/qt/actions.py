@@ -48,7 +48,12 @@ ACTION_SPECS: dict[str, tuple[str, tuple[str, ...], str, str]] = {
     "theme": ("Light theme", ("Ctrl+T",), "Lecture", "High-contrast light theme (Ctrl+T)"),
     "presenter": ("Presenter", ("F11",), "Lecture", "Full screen, big fonts (F11)"),
     "settings": ("Settings", ("F9",), "Lecture", "Show / hide the settings (F9)"),
-    "reset_layout": ("Reset layout", (), "Lecture", "Docks and panels back to where they started"),
+    "reset_layout": (
+        "Reset layout",
+        ("Ctrl+Shift+L",),
+        "Lecture",
+        "Docks and panels back to where they started (Ctrl+Shift+L)",
+    ),
     "help": ("Shortcuts", ("?", "F1"), "Help", "Every shortcut (?)"),
 }
 

@@ -165,5 +165,4 @@ def _grab(app, widget, size, out: Path) -> Path:
         app.processEvents()
     path = save_widget(widget, out)
     widget.close()
-    widget.deleteLater()
     return path

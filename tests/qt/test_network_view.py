@@ -218,6 +218,7 @@ class _Click:
         pass
 
 
+@pytest.mark.allow_leaks("the view keeps its heatmap windows to reopen them (view.weight_windows)")
 def test_weight_matrix_heatmap_on_double_click(view, snap_2d, qtbot):
     snap, _ = snap_2d
     view.set_snapshot(snap)
