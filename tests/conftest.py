@@ -9,7 +9,30 @@ os.environ.setdefault("NNVIZ_SETTINGS_ORG", "nnviz-tests")
 os.environ.setdefault("NNVIZ_IN_PROCESS", "1")
 os.environ.setdefault("NNVIZ_RECORD", "0")  # windows in tests do not record runs
 
+import pytest  # noqa: E402
 import torch  # noqa: E402
 
 # Two cores are shared by pytest and torch; one torch thread keeps runs steady.
 torch.set_num_threads(1)
+
+
+# --- process exit -------------------------------------------------------------------------
+# Interpreter shutdown destroys the Qt widgets that one-shot render tests keep (and
+# pyqtgraph's registries) in an arbitrary order; that crashed the process *after*
+# every test had run and been reported. When Qt was used, the session ends here with
+# its own exit status instead (`nnviz render` itself exits cleanly: a CLI test checks).
+
+
+def pytest_sessionfinish(session, exitstatus):
+    session.config._nnviz_exitstatus = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    import sys
+
+    status = getattr(config, "_nnviz_exitstatus", None)
+    if status is not None and "PySide6.QtWidgets" in sys.modules:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)

@@ -69,10 +69,18 @@ def _flush_deletions(app) -> None:
         gc.collect()
 
 
+def _key(widget) -> int:
+    """A widget's identity: its C++ object (a Python wrapper can be collected and
+    made again for the same widget, with another id())."""
+    import shiboken6
+
+    return shiboken6.getCppPointer(widget)[0]
+
+
 def _top_levels(app) -> set[int]:
     from PySide6.QtWidgets import QApplication
 
-    return {id(w) for w in QApplication.topLevelWidgets() if not _ignored(w)}
+    return {_key(w) for w in QApplication.topLevelWidgets() if not _ignored(w)}
 
 
 def _ignored(widget) -> bool:
@@ -124,7 +132,7 @@ def no_leaks(request, qapp):
         widgets = [
             w
             for w in QApplication.topLevelWidgets()
-            if id(w) not in widgets_before and not _ignored(w)
+            if _key(w) not in widgets_before and not _ignored(w)
         ]
         threads = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
         workers = [w for w in worker._LIVE if w not in workers_before]

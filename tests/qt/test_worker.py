@@ -232,7 +232,8 @@ def test_play_pauses_at_the_scenarios_length_and_goes_on_when_asked(qtbot, threa
     planned = XOR.epochs * rec.infos[-1].steps_per_epoch
     wt.worker.submit(R.Play())
     paused_at(qtbot, rec, planned)
-    assert rec.finishes and f"{planned:,} steps" in rec.finishes[-1]
+    qtbot.waitUntil(lambda: bool(rec.finishes), timeout=WAIT_MS)  # it follows the pause
+    assert f"{planned:,} steps" in rec.finishes[-1]
     qtbot.waitUntil(lambda: rec.snapshots[-1].step == planned, timeout=WAIT_MS)  # the final model
     wt.worker.submit(R.Play())  # Play again: past the planned length
     qtbot.waitUntil(lambda: rec.step > planned + 20, timeout=WAIT_MS)
