@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from nnviz.core.errors import NnvizError
-from nnviz.qt.export import _check_name_length, _create_temporary, _error
+from nnviz.qt import export
+from nnviz.qt.export import _create_temporary, _error
 
 ANIM_FORMATS = (".gif", ".mp4")
 ANIM_VIEWS = ("network", "boundary", "loss", "all")
@@ -42,25 +43,9 @@ def is_animation(path: str | os.PathLike) -> bool:
 
 
 def check_target(path: str | os.PathLike) -> Path:
-    """The target as a Path, or an NnvizError saying why it cannot be written
-    (checked before any training, so a bad name fails at once)."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in ANIM_FORMATS:
-        raise NnvizError(
-            f"can only animate to .gif or .mp4 files, not {suffix or 'a name without one'!r} "
-            f"({path.name}); end the name in .gif or .mp4"
-        )
-    folder = path.parent
-    if not folder.is_dir():
-        why = "is not a folder" if folder.exists() else "does not exist"
-        raise NnvizError(f"cannot write {path}: {folder} {why}; choose an existing folder")
-    if not os.access(folder, os.W_OK):
-        raise NnvizError(
-            f"cannot write {path}: {folder} is read-only; choose a folder you can write to"
-        )
-    _check_name_length(path)
-    return path
+    """The target as a Path, or an NnvizError saying why a GIF or MP4 cannot be
+    written there (checked before any training, so a bad name fails at once)."""
+    return export.check_target(path, ANIM_FORMATS)
 
 
 # --- writing ------------------------------------------------------------------------------------

@@ -30,18 +30,8 @@ def save_widget(widget: QtWidgets.QWidget, path: str | os.PathLike, title: str =
 
     The widget should be laid out at its final size (shown, or resized, and
     events processed). ``title`` is the SVG's title."""
-    path = Path(path)
+    path = check_target(path, FORMATS)
     suffix = path.suffix.lower()
-    if suffix not in FORMATS:
-        raise NnvizError(
-            f"can only write .png or .svg files, not {suffix or 'a name without one'!r} "
-            f"({path.name}); end the name in .png or .svg"
-        )
-    folder = path.parent
-    if not folder.is_dir():
-        why = "is not a folder" if folder.exists() else "does not exist"
-        raise NnvizError(f"cannot write {path}: {folder} {why}; choose an existing folder")
-    _check_name_length(path)
     tmp = _create_temporary(path)
     try:
         if suffix == ".png":
@@ -65,6 +55,29 @@ def _error(path: Path, exc: OSError) -> NnvizError:
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return NnvizError(f"cannot write {path}: {why}; choose a folder you can write to")
     return NnvizError(f"cannot write {path}: {why}; choose another file or folder")
+
+
+def check_target(path: str | os.PathLike, formats: tuple[str, ...]) -> Path:
+    """``path`` as a Path when a file of one of ``formats`` can be written there,
+    else an NnvizError saying why (checked before any work, so a bad name fails at once)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in formats:
+        names = " or ".join(formats)
+        raise NnvizError(
+            f"can only write {names} files, not {suffix or 'a name without one'!r} "
+            f"({path.name}); end the name in {names}"
+        )
+    folder = path.parent
+    if not folder.is_dir():
+        why = "is not a folder" if folder.exists() else "does not exist"
+        raise NnvizError(f"cannot write {path}: {folder} {why}; choose an existing folder")
+    if not os.access(folder, os.W_OK):
+        raise NnvizError(
+            f"cannot write {path}: {folder} is read-only; choose a folder you can write to"
+        )
+    _check_name_length(path)
+    return path
 
 
 def _check_name_length(path: Path) -> None:
