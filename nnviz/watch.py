@@ -41,8 +41,8 @@ from nnviz.core.errors import NnvizError
 from nnviz.core.models import neuron_layers, param_count
 from nnviz.core.module_capture import ModuleCapture, is_linear_chain
 from nnviz.core.runfolder import DEFAULT_BUDGET, RunWriter
-from nnviz.core.snapshot import LayerSnapshot, Snapshot
-from nnviz.core.step_capture import BufferPool, mean_std
+from nnviz.core.snapshot import Snapshot
+from nnviz.core.step_capture import BufferPool, layer_snapshot
 
 __all__ = ["Probe", "watch"]
 
@@ -297,39 +297,9 @@ class Probe:
         layers = []
         for spec in self.layers:
             rec = cap.records.get(spec.linear, {})
-            z = rec.get("z")
-            if z is None or z.dim() < 1 or z.shape[0] == 0:
-                continue
-            a = rec.get("a", z)
-            dz = rec.get("dz")
-            da = rec.get("da", dz)
-            z2, a2 = z.reshape(z.shape[0], -1), a.reshape(a.shape[0], -1)
-            dz2 = dz.reshape(dz.shape[0], -1) if dz is not None else None
-            a_mean, a_std = mean_std(a2.float() if not a2.is_floating_point() else a2)
-            w, b = f"{spec.linear}.weight", f"{spec.linear}.bias"
-            lin = self.model.get_submodule(spec.linear)
-            if w not in params:
-                params[w] = frozen(lin.weight)
-            layers.append(
-                LayerSnapshot(
-                    name=spec.linear,
-                    activation=spec.activation,
-                    z=frozen(z2[0]),
-                    a=frozen(a2[0]),
-                    dz=frozen(dz2[0]) if dz2 is not None else None,
-                    da=frozen(da.reshape(da.shape[0], -1)[0]) if da is not None else None,
-                    weight=params[w],
-                    bias=params.get(b),
-                    weight_grad=grads.get(w),
-                    bias_grad=grads.get(b),
-                    a_mean=frozen(a_mean),
-                    a_std=frozen(a_std),
-                    dz_abs_mean=frozen(dz2.abs().mean(0)) if dz2 is not None else None,
-                    dead_fraction=float((a2 == 0).float().mean())
-                    if spec.activation == "relu"
-                    else 0.0,
-                )
-            )
+            layer = layer_snapshot(spec, rec, params, grads, self.model, 0)
+            if layer is not None:
+                layers.append(layer)
         x = cap.x
         return Snapshot(
             step=step,

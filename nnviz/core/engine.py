@@ -32,8 +32,8 @@ from nnviz.core.models import MLPSpec, neuron_layers, param_count
 from nnviz.core.module_capture import SnapshotCapture  # module blocks (issue 9)
 from nnviz.core.regularisation import regularised  # playground (issue 11)
 from nnviz.core.scenarios import Scenario
-from nnviz.core.snapshot import DecisionField, LayerSnapshot, Snapshot, frozen
-from nnviz.core.step_capture import BufferPool, LayerCapture, mean_std
+from nnviz.core.snapshot import DecisionField, Snapshot, frozen
+from nnviz.core.step_capture import BufferPool, LayerCapture, layer_snapshot
 from nnviz.core.training_parts import (
     CUSTOM,
     LOSSES,
@@ -494,45 +494,9 @@ class Trainer:
         layers = []
         for spec in self.layers:
             rec = capture.records.get(spec.linear, {})
-            z = rec.get("z")
-            if z is None:  # a layer the forward did not run
-                continue
-            a = rec.get("a", z)
-            dz = rec.get("dz")
-            da = rec.get("da", dz)
-            z2, a2 = z.reshape(z.shape[0], -1), a.reshape(a.shape[0], -1)
-            dz2 = dz.reshape(dz.shape[0], -1) if dz is not None else None
-            w_name, b_name = f"{spec.linear}.weight", f"{spec.linear}.bias"
-            if w_name not in params:  # a Linear shared or renamed: copy it directly
-                lin = self.model.get_submodule(spec.linear)
-                params[w_name] = frozen(lin.weight)
-                if lin.weight.grad is not None:
-                    grads[w_name] = frozen(lin.weight.grad)
-                if lin.bias is not None:
-                    params[b_name] = frozen(lin.bias)
-                    if lin.bias.grad is not None:
-                        grads[b_name] = frozen(lin.bias.grad)
-            a_mean, a_std = mean_std(a2)
-            layers.append(
-                LayerSnapshot(
-                    name=spec.linear,
-                    activation=spec.activation,
-                    z=frozen(z2[row]),
-                    a=frozen(a2[row]),
-                    dz=frozen(dz2[row]) if dz2 is not None else None,
-                    da=frozen(da.reshape(da.shape[0], -1)[row]) if da is not None else None,
-                    weight=params[w_name],
-                    bias=params.get(b_name),
-                    weight_grad=grads.get(w_name),
-                    bias_grad=grads.get(b_name),
-                    a_mean=frozen(a_mean),
-                    a_std=frozen(a_std),
-                    dz_abs_mean=frozen(dz2.abs().mean(0)) if dz2 is not None else None,
-                    dead_fraction=float((a2 == 0).float().mean())
-                    if spec.activation == "relu"
-                    else 0.0,
-                )
-            )
+            layer = layer_snapshot(spec, rec, params, grads, self.model, row)
+            if layer is not None:  # None: a layer the forward did not run
+                layers.append(layer)
         sample_index = int(idx[row]) if idx is not None else row
         return Snapshot(
             step=self.step_count,

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from nnviz.core.arrays import frozen
+from nnviz.core.snapshot import LayerSnapshot
 
 _NUMPY_DTYPES = {
     torch.float32: np.dtype(np.float32),
@@ -118,3 +119,45 @@ class LayerCapture:
         for h in self._handles:
             h.remove()
         self._handles.clear()
+
+
+def layer_snapshot(spec, rec: dict, params: dict, grads: dict, model: nn.Module, row: int):
+    """One layer of neurons as a :class:`LayerSnapshot` from a capture's record
+    (``LayerCapture.records[spec.linear]``), row ``row`` of the batch; None when
+    the forward did not run it. ``params``/``grads`` are the step's copies; a
+    Linear missing from them (shared or renamed) is copied into them here."""
+    z = rec.get("z")
+    if z is None or z.dim() < 1 or z.shape[0] == 0:
+        return None
+    a = rec.get("a", z)
+    dz = rec.get("dz")
+    da = rec.get("da", dz)
+    z2, a2 = z.reshape(z.shape[0], -1), a.reshape(a.shape[0], -1)
+    dz2 = dz.reshape(dz.shape[0], -1) if dz is not None else None
+    w_name, b_name = f"{spec.linear}.weight", f"{spec.linear}.bias"
+    if w_name not in params:
+        lin = model.get_submodule(spec.linear)
+        params[w_name] = frozen(lin.weight)
+        if lin.weight.grad is not None:
+            grads[w_name] = frozen(lin.weight.grad)
+        if lin.bias is not None:
+            params[b_name] = frozen(lin.bias)
+            if lin.bias.grad is not None:
+                grads[b_name] = frozen(lin.bias.grad)
+    a_mean, a_std = mean_std(a2 if a2.is_floating_point() else a2.float())
+    return LayerSnapshot(
+        name=spec.linear,
+        activation=spec.activation,
+        z=frozen(z2[row]),
+        a=frozen(a2[row]),
+        dz=frozen(dz2[row]) if dz2 is not None else None,
+        da=frozen(da.reshape(da.shape[0], -1)[row]) if da is not None else None,
+        weight=params[w_name],
+        bias=params.get(b_name),
+        weight_grad=grads.get(w_name),
+        bias_grad=grads.get(b_name),
+        a_mean=frozen(a_mean),
+        a_std=frozen(a_std),
+        dz_abs_mean=frozen(dz2.abs().mean(0)) if dz2 is not None else None,
+        dead_fraction=float((a2 == 0).float().mean()) if spec.activation == "relu" else 0.0,
+    )
