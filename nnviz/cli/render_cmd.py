@@ -42,6 +42,13 @@ def register(sub) -> None:
     p.add_argument(
         "--presenter", action="store_true", help="draw at presenter mode's scale for --size"
     )
+    p.add_argument(  # issue 9: the graph mid-backward
+        "--backward-step",
+        type=positive_int,
+        metavar="K",
+        help="--view graph: stop after K backward steps (1 is the loss's own; `nnviz graph` "
+        "lists them), unfold the modules around that node and centre on it",
+    )
     p.set_defaults(size=None)  # 1600x900 for pictures, 960x540 for animations
     # --- end animated export (issue 11) ---
     add_threads_flag(p)
@@ -58,6 +65,12 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # never needs a display
     # --- animated export (issue 11) ---
     from nnviz.qt.animated_export import DEFAULT_SIZE, is_animation
+
+    if args.backward_step is not None and (args.view != "graph" or is_animation(args.out)):
+        raise NnvizError(  # issue 9: one picture of the graph
+            "--backward-step draws one picture of the autograd graph: "
+            "use --view graph and a .png or .svg --out"
+        )
 
     if is_animation(args.out):
         from nnviz.qt.animated_render import render_animation
@@ -100,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         model_file=target.model_file,
         weights=args.weights,
         presenter=args.presenter,  # issue 11
+        backward_step=args.backward_step,  # issue 9
     )
     print(out)
     return 0

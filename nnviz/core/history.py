@@ -17,9 +17,10 @@ instead of the newest snapshot.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -298,7 +299,25 @@ def snapshot_nbytes(snap: Snapshot) -> int:
     if snap.field is not None:
         for a in (snap.field.output, *snap.field.hidden):
             arrays[id(a)] = a
+    # issue 9: a non-chain model's blocks (feature maps, their gradients, kernels,
+    # histograms) and a health report's distributions are kept with the snapshot too
+    _arrays_in((snap.blocks, snap.health), arrays)
     return sum(int(a.nbytes) for a in arrays.values())
+
+
+def _arrays_in(obj, into: dict[int, np.ndarray]) -> None:
+    """Every numpy array in ``obj`` (dataclasses, tuples, lists, mappings), by identity."""
+    if isinstance(obj, np.ndarray):
+        into[id(obj)] = obj
+    elif isinstance(obj, tuple | list):
+        for v in obj:
+            _arrays_in(v, into)
+    elif isinstance(obj, Mapping):
+        for v in obj.values():
+            _arrays_in(v, into)
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        for f in dataclasses.fields(obj):
+            _arrays_in(getattr(obj, f.name), into)
 
 
 class SnapshotHistory:

@@ -32,6 +32,7 @@ from nnviz.qt import block_layout as L
 from nnviz.qt.block_info import block_info, shape_text, value_of
 from nnviz.qt.neuron_inspector import NeuronInfo, NeuronInspector
 from nnviz.qt.theme import DARK, Theme, diverging_lut, gradient_lut, lut_indices
+from nnviz.qt.view_canvas import snapshot_canvas, wire_canvas
 
 LUT_N = 256
 HIST_PX = 24  # pixel rows of a histogram image
@@ -115,11 +116,8 @@ class BlockView(QtWidgets.QWidget):
 
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        self.graphics = pg.GraphicsView()
-        self.graphics.setAntialiasing(False)
-        self.vb = _ScrollBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.graphics, self.vb = snapshot_canvas(antialias=False, viewbox=_ScrollBox)
         self.vb.setMouseEnabled(x=False, y=False)
-        self.graphics.setCentralItem(self.vb)
         lay.addWidget(self.graphics)
         self.header = pg.TextItem("", anchor=(0, 0))
         self.header.setZValue(20)
@@ -130,10 +128,7 @@ class BlockView(QtWidgets.QWidget):
         self._glow.hide()
         self.vb.addItem(self._glow)
         self.inspector = NeuronInspector(self, theme)
-        self.vb.sigResized.connect(self._on_resized)
-        scene = self.graphics.scene()
-        scene.sigMouseMoved.connect(self._on_mouse_moved)
-        scene.sigMouseClicked.connect(self._on_mouse_clicked)
+        wire_canvas(self)
         self.set_theme(theme)
 
     # --- the view protocol ----------------------------------------------------------------

@@ -76,6 +76,7 @@ def render_scenario(
     model_file=None,  # model files (issue 9)
     weights: Path | None = None,
     presenter: bool = False,  # issue 11: at presenter mode's scale for this size
+    backward_step: int | None = None,  # issue 9: the graph part-way through backward
 ) -> Path:
     from nnviz.core.scenarios import get_scenario
     from nnviz.qt.bootstrap import make_app
@@ -89,6 +90,8 @@ def render_scenario(
     out = Path(out)
     if out.suffix.lower() not in (".png", ".svg"):
         raise NnvizError(f"can only write .png or .svg files, not {out.name!r}")
+    if backward_step is not None and view != "graph":  # issue 9
+        raise NnvizError("--backward-step draws the autograd graph: add --view graph")
     app = make_app()
     if presenter:  # --- animated export (issue 11) ---
         from nnviz.qt.animated_stage import stage_theme
@@ -105,7 +108,9 @@ def render_scenario(
 
         panel = make_views(theme, History(), ["graph"])["graph"]
         panel.set_scenario(sc)
-        panel.set_trace(capture_expression_graph(sc), midway=True)
+        panel.set_trace(capture_expression_graph(sc), midway=backward_step is None)
+        if backward_step is not None:  # issue 9
+            return _backward(panel, out, backward_step, size)
         return _grab(app, panel, size, out)
 
     run, info, history = train_for_render(
@@ -139,6 +144,8 @@ def render_scenario(
         v.refresh()
     if not parts:  # issue 11: --view boundary of a set without 2-D points
         raise NnvizError(f"{sc.id} has no 2-D points to draw a boundary; choose --view network")
+    if backward_step is not None:  # issue 9
+        return _backward(parts["graph"], out, backward_step, size)
     if len(parts) == 1:
         return _grab(app, next(iter(parts.values())), size, out)
     box = QWidget()
@@ -156,6 +163,13 @@ def render_scenario(
         grid.setRowStretch(0, 3)
         grid.setRowStretch(1, 2)
     return _grab(app, box, size, out)
+
+
+def _backward(panel, out: Path, k: int, size) -> Path:
+    """Issue 9: the graph at backward step ``k``, unfolded around the current node."""
+    from nnviz.qt.render_graph import render_backward
+
+    return render_backward(panel, out, k, size).path
 
 
 def _grab(app, widget, size, out: Path) -> Path:

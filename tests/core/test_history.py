@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from types import SimpleNamespace
+from types import MappingProxyType, SimpleNamespace
 
 import numpy as np
 import pytest
@@ -324,3 +324,78 @@ def test_history_holds_both_and_clears_both():
     assert len(hist.metrics) == 0 and len(hist.snapshots) == 0 and hist.snapshots.nbytes == 0
     assert hist.metrics.version > mv and hist.snapshots.version > sv
     assert hist.snapshots.add(hand_snapshot(7))  # a fresh run is kept at once
+
+
+# --- issue 9: snapshots of non-chain models carry module blocks ----------------------
+
+
+def _kept_arrays(obj, into: dict) -> dict:
+    """Every numpy array reachable from ``obj``, each once: what keeping it keeps alive."""
+    if isinstance(obj, np.ndarray):
+        into[id(obj)] = obj
+    elif isinstance(obj, tuple | list):
+        for v in obj:
+            _kept_arrays(v, into)
+    elif hasattr(obj, "values") and hasattr(obj, "keys"):
+        for v in obj.values():
+            _kept_arrays(v, into)
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        for f in dataclasses.fields(obj):
+            _kept_arrays(getattr(obj, f.name), into)
+    return into
+
+
+def _fresh(obj, **changes):
+    """``obj`` with a fresh copy of every array in it (as each new step's snapshot has)."""
+    if isinstance(obj, np.ndarray):
+        return obj.copy()
+    if isinstance(obj, tuple | list):
+        return type(obj)(_fresh(v) for v in obj)
+    if hasattr(obj, "values") and hasattr(obj, "keys"):
+        return MappingProxyType({k: _fresh(v) for k, v in obj.items()})
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        fields = {f.name: _fresh(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return dataclasses.replace(obj, **{**fields, **changes})
+    return obj
+
+
+@pytest.fixture(scope="module")
+def cnn_snapshots():
+    """Snapshots of examples/cnn_digits.py: Conv2d feature maps, their gradients and
+    kernels in ``blocks``; the later ones with a health report."""
+    from pathlib import Path
+
+    from nnviz.core.engine import TrainConfig
+    from nnviz.core.model_file import load_model_file
+
+    root = Path(__file__).resolve().parents[2]
+    mf = load_model_file(str(root / "examples" / "cnn_digits.py"))
+    tr = mf.trainer(TrainConfig.for_scenario(mf.scenario, device="cpu", seed=0))
+    snaps = [tr.snapshot()]
+    tr.health_every = 1
+    for _ in range(2):
+        m = tr.step(snapshot=True)
+        snaps.append(m.snapshot)
+    return snaps
+
+
+def test_snapshot_bytes_count_module_blocks_and_health(cnn_snapshots):
+    for snap in cnn_snapshots:
+        assert any(b.maps is not None and b.kernels is not None for b in snap.blocks)
+        kept = sum(a.nbytes for a in _kept_arrays(snap, {}).values())
+        blocks = sum(a.nbytes for a in _kept_arrays(snap.blocks, {}).values())
+        assert blocks > 0.3 * kept  # the feature maps are a good part of a CNN's snapshot
+        assert snapshot_nbytes(snap) == kept
+    assert any(s.health is not None for s in cnn_snapshots)
+
+
+def test_a_history_of_cnn_snapshots_stays_within_its_budget(cnn_snapshots):
+    """The bytes of the arrays actually kept, not only the ones a chain model has."""
+    sizes = [sum(a.nbytes for a in _kept_arrays(s, {}).values()) for s in cnn_snapshots]
+    h = SnapshotHistory(budget=8 * max(sizes))
+    for i in range(60):
+        h.add(_fresh(cnn_snapshots[i % 3], step=i), now=float(i))
+        kept = _kept_arrays([h[k] for k in range(len(h))], {})
+        assert sum(a.nbytes for a in kept.values()) <= h.budget
+        assert h.latest.step == i
+    assert 8 <= len(h) <= 8 * max(sizes) // min(sizes)
