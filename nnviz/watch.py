@@ -14,7 +14,13 @@ for row 0 of the batch, batch statistics, and every parameter (as the
 forward used it) with its gradient. Hooks are installed only for those
 steps: :meth:`Probe.log` of step N-1 arms them for step N's forward and
 backward, and :meth:`Probe.log` of step N takes them off again, so the
-other steps run the plain loop. The disk is written on a background thread.
+other steps run the plain loop. The disk is written on a background thread,
+which also computes the snapshot's per-layer rows and statistics; the
+training thread only copies what the next step overwrites (weights,
+gradients). A metric logged as a tensor on an accelerator is not converted
+each step (``.item()`` would wait for the device): it is kept and converted
+with the others on the next recording step, within DEFER_STEPS steps or
+DEFER_S seconds, or at close.
 
 Under ``torch.distributed`` (torchrun, DDP) rank 0 writes the run folder and
 the other ranks write nothing; at each recording step every rank sends rank
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 import types
 from types import MappingProxyType
 
@@ -196,6 +203,7 @@ class Probe:
         self.skipped = 0  # recording steps skipped while the disk was behind
         self.snapshot_duty = snapshot_duty
         self._params_pool, self._grads_pool = BufferPool(), BufferPool()
+        self._metrics = _Metrics(self)
         if self.rank == 0:
             info = {
                 "source": "nnviz.watch",
@@ -240,13 +248,16 @@ class Probe:
             raise NnvizError("this nnviz.watch probe is closed; start a new one to record more")
         s = self.step if step is None else int(step)
         values = {k: _scalar(k, v) for k, v in scalars.items()}
+        recording = self.records(s)
         if self.writer is not None:
-            self.writer.log(s, **values)
+            self._metrics.add(s, values, flush=recording)
         cap, self._capture = self._capture, None
         if cap is not None:
             cap.remove()
-        if self.records(s):
+        if recording:
             loss = values.get("loss", math.nan)
+            if isinstance(loss, torch.Tensor):  # (rank > 0: not converted by the writer's side)
+                loss = float(loss.item())
             if self.world_size > 1:
                 self._gather_ranks(s, cap, loss)
             if cap is not None and cap.full and cap.x is not None:
@@ -260,6 +271,8 @@ class Probe:
         if self.closed:
             return
         self.closed = True
+        if self.writer is not None:
+            self._metrics.flush()
         if self._capture is not None:
             self._capture.remove()
             self._capture = None
@@ -290,32 +303,50 @@ class Probe:
         # (other ranks capture the few numbers of their statistics only)
         self._capture = _Capture(self.model, self.layers, full, self._params_pool)
 
-    def _snapshot(self, step: int, cap: _Capture, loss: float, values: dict) -> Snapshot:
-        params = cap.params or {n: frozen(p) for n, p in self.model.named_parameters()}
-        named = [(n, p.grad) for n, p in self.model.named_parameters() if p.grad is not None]
+    def _snapshot(self, step: int, cap: _Capture, loss: float, values: dict):
+        """The snapshot of a recording step, as a function the writer thread
+        calls: what the next step changes (the gradients, the input and
+        output rows, the module blocks) is copied now; the layers' rows and
+        statistics are computed there, from the captured activations and
+        gradients, which no later step touches."""
+        model, specs = self.model, self.layers
+        params = cap.params or {n: frozen(p) for n, p in model.named_parameters()}
+        named = [(n, p.grad) for n, p in model.named_parameters() if p.grad is not None]
         grads = self._grads_pool.copy(named)
-        layers = []
-        for spec in self.layers:
-            rec = cap.records.get(spec.linear, {})
-            layer = layer_snapshot(spec, rec, params, grads, self.model, 0)
-            if layer is not None:
-                layers.append(layer)
+        records = cap.records
+        for spec in specs:  # a Linear missing from the copies (shared): copied now
+            if records.get(spec.linear, {}).get("z") is not None:
+                _copy_linear(spec.linear, model, params, grads)
         x = cap.x
-        return Snapshot(
-            step=step,
-            epoch=int(values.get("epoch", 0) or 0),
-            loss=float(loss),
-            sample_row=0,
-            sample_index=0,
-            input=_row(x),
-            input_shape=tuple(int(n) for n in x.shape[1:]) if x.dim() > 1 else (1,),
-            target=frozen(np.zeros(0, dtype=np.float32)),
-            output=_row(cap.out),
-            layers=tuple(layers),
-            params=MappingProxyType(params),
-            grads=MappingProxyType(grads),
-            blocks=cap.modules.blocks() if cap.modules is not None else (),
-        )
+        inp = _row(x)
+        input_shape = tuple(int(n) for n in x.shape[1:]) if x.dim() > 1 else (1,)
+        out = _row(cap.out)
+        blocks = cap.modules.blocks() if cap.modules is not None else ()
+        epoch = int(values.get("epoch", 0) or 0)
+
+        def make() -> Snapshot:
+            layers = []
+            for spec in specs:
+                layer = layer_snapshot(spec, records.get(spec.linear, {}), params, grads, model, 0)
+                if layer is not None:
+                    layers.append(layer)
+            return Snapshot(
+                step=step,
+                epoch=epoch,
+                loss=float(loss),
+                sample_row=0,
+                sample_index=0,
+                input=inp,
+                input_shape=input_shape,
+                target=frozen(np.zeros(0, dtype=np.float32)),
+                output=out,
+                layers=tuple(layers),
+                params=MappingProxyType(params),
+                grads=MappingProxyType(grads),
+                blocks=blocks,
+            )
+
+        return make
 
     def _gather_ranks(self, step: int, cap: _Capture | None, loss: float) -> None:
         stats = rank_stats(self.model, self.layers, cap, loss)
@@ -370,6 +401,68 @@ def rank_stats(model: nn.Module, layers, cap: _Capture | None, loss: float) -> d
     }
 
 
+def _copy_linear(name: str, model: nn.Module, params: dict, grads: dict) -> None:
+    """A Linear's weight and bias (and their gradients) into the step's
+    copies when ``named_parameters`` did not give them (a shared layer)."""
+    w_name, b_name = f"{name}.weight", f"{name}.bias"
+    if w_name in params:
+        return
+    lin = model.get_submodule(name)
+    params[w_name] = frozen(lin.weight)
+    if lin.weight.grad is not None:
+        grads[w_name] = frozen(lin.weight.grad)
+    if lin.bias is not None:
+        params[b_name] = frozen(lin.bias)
+        if lin.bias.grad is not None:
+            grads[b_name] = frozen(lin.bias.grad)
+
+
+DEFER_STEPS = 32  # metrics on an accelerator: converted at most this many steps late...
+DEFER_S = 0.25  # ...or this many seconds (one device sync then, not one a step)
+
+
+def _deferred(t: torch.Tensor) -> bool:
+    """Whether a logged tensor is kept and converted later, with others: one
+    on an accelerator (``.item()`` would wait for the device every step)."""
+    return t.device.type != "cpu"
+
+
+class _Metrics:
+    """Each step's metrics on their way to the writer. Numbers go at once;
+    tensors on an accelerator wait, detached, and are converted together
+    (one sync for many steps), at the latest on a recording step, after
+    DEFER_STEPS steps or DEFER_S seconds, and at close."""
+
+    def __init__(self, probe: Probe) -> None:
+        self.probe = probe
+        self.pending: list[tuple[int, dict]] = []
+        self.since = 0.0
+
+    def add(self, step: int, values: dict, flush: bool) -> None:
+        if not self.pending and not any(isinstance(v, torch.Tensor) for v in values.values()):
+            self.probe.writer.log(step, **values)
+            return
+        if not self.pending:
+            self.since = time.perf_counter()
+        self.pending.append((step, values))
+        if flush or len(self.pending) >= DEFER_STEPS or time.perf_counter() - self.since > DEFER_S:
+            self.flush()
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        groups: dict[tuple, list] = {}
+        for _, values in pending:
+            for k, v in values.items():
+                if isinstance(v, torch.Tensor):
+                    groups.setdefault((v.device, v.dtype), []).append((values, k, v))
+        for items in groups.values():
+            nums = torch.stack([v.reshape(()) for _, _, v in items]).tolist()  # the one sync
+            for (values, k, _), x in zip(items, nums):
+                values[k] = float(x)
+        for step, values in pending:
+            self.probe.writer.log(step, **values)
+
+
 def _scalar(name: str, v):
     if isinstance(v, bool | int | float):
         return v
@@ -378,6 +471,8 @@ def _scalar(name: str, v):
             raise NnvizError(
                 f"probe.log({name}=...) takes one number; got a tensor of shape {tuple(v.shape)}"
             )
+        if _deferred(v):
+            return v.detach()
         return float(v.detach().item())
     try:
         return float(v)

@@ -30,6 +30,7 @@ VIEW_MODULES = (
     "nnviz.qt.graph_view",
     "nnviz.qt.backprop_stepper",
     "nnviz.qt.graph_panel",
+    "nnviz.qt.rank_view",
 )
 
 

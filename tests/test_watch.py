@@ -3,6 +3,7 @@ only for the recording steps; what it records is what torch computed."""
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -154,6 +155,39 @@ def test_log_takes_tensors_and_numbers_only(tmp_path):
         nnviz.watch(model, tmp_path / "r2", every=0)
     with pytest.raises(NnvizError, match="nn.Module"):
         nnviz.watch(lambda x: x, tmp_path / "r3")
+
+
+def test_accelerator_metrics_are_converted_together_not_every_step(tmp_path, monkeypatch):
+    """A loss on an accelerator is kept and converted with the others (one
+    device sync for many steps, none on the steps between); what reaches the
+    run folder is what ``.item()`` gives, in step order, all of it by close.
+    (No accelerator here: CPU tensors are taken for one.)"""
+    watch_module = importlib.import_module("nnviz.watch")  # (nnviz.watch: the function)
+    monkeypatch.setattr(watch_module, "_deferred", lambda t: True)
+    monkeypatch.setattr(watch_module, "DEFER_S", 1e9)  # (a slow machine: no early flush)
+    syncs = []
+    real_stack = torch.stack
+    monkeypatch.setattr(torch, "stack", lambda ts, *a, **k: syncs.append(len(ts)) or
+                        real_stack(ts, *a, **k))  # fmt: skip
+    model = tiny()
+    losses = []
+    with nnviz.watch(model, tmp_path / "run", every=5, snapshot_duty=None) as probe:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for x, y in data(12):
+            loss = nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            probe.log(loss=loss, right=(loss > 0), lr=0.1)
+            losses.append(loss.item())
+        assert len(probe._metrics.pending) == 1  # step 11 waits for close
+    r = RunReader(tmp_path / "run")
+    assert [m["step"] for m in r.metrics()] == list(range(12))
+    assert [m["loss"] for m in r.metrics()] == losses
+    assert all(m["right"] == 1.0 and m["lr"] == 0.1 for m in r.metrics())
+    # converted at the recording steps 0, 5, 10 and at close, (loss, right) each
+    assert syncs == [1, 1, 5, 5, 5, 5, 1, 1]
+    assert r.snapshot(5).loss == losses[5]
 
 
 def test_tensorboard_too(tmp_path):

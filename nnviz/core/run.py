@@ -72,6 +72,7 @@ from nnviz.core.run_messages import (
     Unloaded,
 )
 from nnviz.core.scenarios import Scenario
+from nnviz.core.snapshot_budget import SnapshotBudget
 from nnviz.core.threads import ThreadTuner
 from nnviz.core.user_code import full_text
 
@@ -149,6 +150,8 @@ class Run:
         self.budget = 0  # steps to run while paused (Step, StepEpoch)
         self.delay = 0.0  # seconds per step while playing
         self.snapshot_every_step = False
+        self.snapshots = SnapshotBudget()  # racing: snapshots cost at most a share of the time
+        self._snap_wanted = False
         self._loaded = None  # the model file last configured (nnviz.core.model_file)
         self._undo: list[Trainer] = []
         self._redo: list[Trainer] = []
@@ -268,6 +271,10 @@ class Run:
         if every and (t.step_count + 1) % every == 0:
             t.request_snapshot()
         # --- end health (issue 12) ---
+        racing = self.playing and self.delay == 0 and not stepping
+        if self._snap_wanted and self.snapshots.allow(racing):
+            self._snap_wanted = False
+            t.request_snapshot()
         tuner = self.tuner
         tuner.before_step()
         try:
@@ -287,6 +294,7 @@ class Run:
             return
         end = time.perf_counter()
         tuner.after_step(end - now)
+        self.snapshots.step_done(end - now, m.snapshot is not None)
         self._steps.append(m.step - 1)
         self._losses.append(m.loss)
         if m.eval is not None:
@@ -448,8 +456,8 @@ class Run:
             case SetLearningRate(lr):
                 t.set_lr(lr)
             case RequestSnapshot():
-                if self.busy:
-                    t.request_snapshot()
+                if self.busy:  # taken at the next step the snapshot budget allows
+                    self._snap_wanted = True
                 else:
                     events.append(SnapshotReady(t.snapshot()))
             case _:

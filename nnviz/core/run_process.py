@@ -136,7 +136,7 @@ def _child_main(conn, reserve: int) -> None:
     # (its reading thread needs the GIL the painting holds). Training never
     # waits for that; the sender does.
     outbox: queue.SimpleQueue = queue.SimpleQueue()
-    sender = threading.Thread(target=_send_all, args=(conn, outbox), daemon=True)
+    sender = threading.Thread(target=_send_all, args=(conn, outbox, run.snapshots), daemon=True)
     sender.start()
     outbox.put([R.StateChanged(False)])  # up and running: the parent knows it started
     try:
@@ -160,11 +160,14 @@ def _child_main(conn, reserve: int) -> None:
         outbox.put(None)
 
 
-def _send_all(conn, outbox: queue.SimpleQueue) -> None:
+def _send_all(conn, outbox: queue.SimpleQueue, budget=None) -> None:
     send = _sender(conn)
     try:
         while (events := outbox.get()) is not None:
+            t0 = time.thread_time()
             send([_encode_event(ev) for ev in events])
+            if budget is not None and any(isinstance(ev, R.SnapshotReady) for ev in events):
+                budget.add(time.thread_time() - t0)  # pickling it: the snapshot's cost too
     except (BrokenPipeError, OSError):
         return  # the window went away; the main loop sees it and ends
 

@@ -26,10 +26,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import zipfile
 from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
+from numpy.lib import format as npy
 
 from nnviz.core.errors import NnvizError
 from nnviz.core.snapshot import DecisionField, LayerSnapshot, Snapshot
@@ -190,7 +192,16 @@ def write_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> int:
     return its size in bytes."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
+        # what np.savez writes, without its chunked copy of each array: the
+        # array's own memory goes to the file (the writer thread's CPU time)
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
+            for key, a in arrays.items():
+                a = np.asarray(a)
+                if not a.flags.c_contiguous:
+                    a = a.copy(order="C")
+                with z.open(f"{key}.npy", "w", force_zip64=True) as out:
+                    npy.write_array_header_1_0(out, npy.header_data_from_array_1_0(a))
+                    out.write(memoryview(a.reshape(-1).view(np.uint8)))
         size = f.tell()
     os.replace(tmp, path)
     return size

@@ -23,6 +23,7 @@ import threading
 import time
 import warnings
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 from nnviz.core import runfolder_format as fmt
@@ -189,8 +190,11 @@ class RunWriter:
         self.last_step = int(step)
         self._put(self._metrics, rec)
 
-    def add_snapshot(self, snapshot: Snapshot) -> None:
-        """A snapshot (its arrays must not change afterwards: snapshots are frozen)."""
+    def add_snapshot(self, snapshot: Snapshot | Callable[[], Snapshot]) -> None:
+        """A snapshot (its arrays must not change afterwards: snapshots are
+        frozen), or a function that makes one, called on the writer thread
+        (only if the snapshot is written: one dropped while the disk is behind
+        is never made)."""
         with self._cv:
             self._check_open()
             if len(self._snaps) >= PENDING_SNAPSHOTS:
@@ -352,8 +356,10 @@ class RunWriter:
             f.write(fmt.dumps({"step": step, "file": name, "info": info}))
             f.flush()
 
-    def _write_snapshot(self, snap: Snapshot) -> None:
+    def _write_snapshot(self, snap: Snapshot | Callable[[], Snapshot]) -> None:
         t0 = time.perf_counter()
+        if callable(snap):
+            snap = snap()
         info, arrays = fmt.snapshot_arrays(snap)
         step = int(snap.step)
         name = f"{fmt.SNAPSHOT_DIR}/step_{step:09d}.npz"

@@ -85,6 +85,12 @@ ACTION_SPECS.update(
             "File",
             "Open a recorded run, a TensorBoard logdir or a saved session (Ctrl+Shift+O)",
         ),
+        "record_runs": (
+            "Record runs",
+            ("Ctrl+Shift+R",),
+            "File",
+            "Record each run into the runs folder (Ctrl+Shift+R)",
+        ),
     }
 )
 # Ctrl+S saves the session (issue 10); the window image moves to Ctrl+Alt+S

@@ -60,7 +60,7 @@ class MainWindow(QMainWindow):
 
         # --- views (one list: nnviz.qt.views) ------------------------------------------------
         self.views = make_views(theme, self.session.history)
-        self.feed = ViewFeed(self.views)
+        self.feed = ViewFeed(self.views, visible=lambda view: view.isVisibleTo(self))
         v = self.views
         self.network, self.boundary, self.loss = v["network"], v["boundary"], v["loss"]
         self.graph, self.formulas = v["graph"], v["formulas"]
@@ -213,6 +213,11 @@ class MainWindow(QMainWindow):
 
         self.time_travel = TimeTravel(self)  # the scrubber under the views, its keys, Ctrl+S
         s.set_recording(recording_target())
+        from nnviz.qt.rank_view import RankPanel
+        from nnviz.qt.recording import install_record_toggle
+
+        self.rank_panel = RankPanel(self)  # a distributed run's ranks side by side
+        install_record_toggle(self)  # More → Record runs
         # --- end issue 10 ---
 
         # --- model files (issue 9) ---

@@ -315,3 +315,46 @@ class RecordedRun:
                 fill_history(history, changes.metrics, history.metrics.steps_per_epoch)
             self.version += 1
         return changes
+
+
+# --- the "Record runs" setting (the More menu) --------------------------------------------
+
+
+def record_toggle_tip() -> str:
+    from nnviz.core.runfolder import DEFAULT_BUDGET
+
+    where = default_runs_dir()
+    env = os.environ.get(RECORD_ENV, "").strip()
+    note = ""
+    if env:  # --record DIR / --no-record (or $NNVIZ_RECORD) decide for this window
+        note = " This window follows the command line's --record / --no-record instead."
+    return (
+        f"Record each run into {where}, one folder a run, to scrub back or reopen later "
+        f"(snapshots thinned to {DEFAULT_BUDGET / 1e6:.0f} MB a run; all metrics kept). "
+        f"Takes effect for the next run (a new model, Reset or another scenario).{note}"
+    )
+
+
+def install_record_toggle(win):
+    """The checkable "Record runs" entry of the window's More menu: remembered
+    (preferences), applied when the next run's model is built."""
+    from nnviz.qt.preferences import recording_enabled, set_recording_enabled
+
+    act = win.actions_.record_runs
+    act.setCheckable(True)
+    act.setChecked(recording_enabled())
+    act.setToolTip(record_toggle_tip())
+    menu = win.menu_button.menu()
+    menu.setToolTipsVisible(True)
+    menu.insertAction(win.actions_.settings, act)
+    act.toggled.connect(set_recording_enabled)
+    session = win.session
+
+    def next_run(_info) -> None:
+        target = recording_target()
+        rec = session.recorder
+        if (rec.root if rec is not None else None) != target:
+            session.set_recording(target)
+
+    session.built.connect(next_run)
+    return act

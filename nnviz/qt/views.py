@@ -80,10 +80,15 @@ def make_views(theme: Theme, history: History, names=None) -> dict[str, View]:
 
 class ViewFeed:
     """Hands snapshots and refreshes to the views, each at its own pace while
-    training races (``ViewSpec.racing_hz``), every time otherwise."""
+    training races (``ViewSpec.racing_hz``), every time otherwise.
 
-    def __init__(self, views: dict[str, View]) -> None:
+    A view the user cannot see (a tab not in front, a closed dock) is not
+    drawn at all: it keeps the newest snapshot and draws it at its first frame
+    back in sight. ``visible(view)`` says which; every view by default."""
+
+    def __init__(self, views: dict[str, View], visible=None) -> None:
         self.views = views
+        self._visible = visible if visible is not None else (lambda view: True)
         # three quarters of the period: frame timers jitter, and a view meant
         # for every frame must not skip one that came a millisecond early
         self._period = {name: 0.75 / BY_NAME[name].racing_hz for name in views}
@@ -96,7 +101,7 @@ class ViewFeed:
     def show(self, snap, racing: bool, now: float | None = None) -> None:
         now = time.perf_counter() if now is None else now
         for name, view in self.views.items():
-            if self._due(name, racing, now):
+            if self._due(name, racing, now) and self._visible(view):
                 view.set_snapshot(snap)
                 self._pending.pop(name, None)
             else:  # drawn at its next turn, so the newest always arrives
@@ -105,7 +110,7 @@ class ViewFeed:
     def refresh(self, racing: bool, now: float | None = None) -> None:
         now = time.perf_counter() if now is None else now
         for name, view in self.views.items():
-            if self._due(name, racing, now):
+            if self._due(name, racing, now) and self._visible(view):
                 snap = self._pending.pop(name, None)
                 if snap is not None:
                     view.set_snapshot(snap)
