@@ -25,6 +25,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from nnviz.core.health_types import KIND_LABELS, KINDS
 from nnviz.core.history import History
 from nnviz.core.snapshot import Snapshot
+from nnviz.qt.plot_axes import quiet_plot, sticky_range
 from nnviz.qt.theme import DARK, Theme, qcolor
 
 MAX_RIDGES = 24  # histograms drawn per layer (evenly spaced over the recorded steps)
@@ -65,6 +66,21 @@ def _brush(colour) -> QtGui.QBrush:
     return QtGui.QBrush(QtCore.Qt.NoBrush) if colour is None else pg.mkBrush(colour)
 
 
+def ridge_picks(n: int) -> list[int]:
+    """The reports drawn as ridges, of ``n``: all when they fit in
+    ``MAX_RIDGES``, else every s-th and the newest, so the picks stay put as
+    reports arrive (the newest changes each time, s every ``MAX_RIDGES`` - 1
+    strides' worth of reports)."""
+    if n <= MAX_RIDGES:
+        return list(range(n))
+    stride = -(-(n - 1) // (MAX_RIDGES - 1))
+    picks = list(range(0, n - 1, stride))
+    if len(picks) > 1 and (n - 1) - picks[-1] < stride / 2:
+        picks.pop()  # too close to the newest: it would hide behind it
+    picks.append(n - 1)
+    return picks
+
+
 class Shapes(pg.GraphicsObject):
     """Filled and outlined shapes in data coordinates, painted in order (later
     on top): one item per plot instead of one per ridge, so a frame costs a
@@ -79,24 +95,41 @@ class Shapes(pg.GraphicsObject):
         self._paths: list[tuple[QtGui.QPainterPath, QtGui.QPen, QtGui.QBrush]] = []
         self._rect = QtCore.QRectF()
         self.pen_width = 1.0
+        # the paths of the arrays drawn last time, by the arrays' identity: a
+        # view that hands the same arrays again (old ridges) reuses their paths
+        self._made: dict[tuple[int, int, bool], tuple] = {}
+
+    def _path(self, x: np.ndarray, y: np.ndarray, closed: bool, made: dict):
+        key = (id(x), id(y), closed)
+        hit = self._made.get(key)
+        if hit is not None and hit[0] is x and hit[1] is y:
+            made[key] = hit
+            return hit[2]
+        ok = np.isfinite(x) & np.isfinite(y)
+        path = None
+        if np.count_nonzero(ok) >= 2:
+            path = pg.arrayToQPath(x[ok], y[ok])
+            if closed:
+                path.closeSubpath()
+        made[key] = (x, y, path)
+        return path
 
     def set_shapes(self, shapes, pen_width: float = 1.0) -> None:
         self.prepareGeometryChange()
         self.shapes = list(shapes)
         self.pen_width = pen_width
         self._paths = []
+        made: dict = {}
         rect = QtCore.QRectF()
         for x, y, pen, brush in self.shapes:
-            ok = np.isfinite(x) & np.isfinite(y)
-            if ok.sum() < 2:
+            path = self._path(x, y, brush is not None, made)
+            if path is None:
                 continue
-            path = pg.arrayToQPath(x[ok], y[ok])
-            if brush is not None:
-                path.closeSubpath()
             qpen = _pen(pen, pen_width)
             qbrush = _brush(brush)
             self._paths.append((path, qpen, qbrush))
             rect = rect.united(path.boundingRect())
+        self._made = made
         self._rect = rect
         self.update()
 
@@ -128,9 +161,22 @@ class _LayerPlot:
         self.marker = pg.InfiniteLine(angle=0, movable=False)
         plot.addItem(self.marker, ignoreBounds=True)
         self.marker.hide()
+        self.marker_key: tuple | None = None
         # what the shapes show, for tests and clicks: ridges (step, x, y) or bands
         self.ridges: list[tuple[int, np.ndarray, np.ndarray]] = []
         self.bands: dict[str, np.ndarray] = {}
+        self.xrange: tuple[float, float] | None = None
+        self.yrange: tuple[float, float] | None = None
+
+    def set_ranges(self, x: tuple[float, float], y: tuple[float, float]) -> None:
+        """Set the view's ranges (from :func:`sticky_range`) where they changed:
+        an unchanged range keeps its axis' drawn ticks."""
+        if x != self.xrange:
+            self.xrange = x
+            self.plot.setXRange(*x, padding=0)
+        if y != self.yrange:
+            self.yrange = y
+            self.plot.setYRange(*y, padding=0)
 
 
 class DistributionView(QtWidgets.QWidget):
@@ -152,6 +198,8 @@ class DistributionView(QtWidgets.QWidget):
         self.marker_step: int | None = None
         self._drawn: tuple | None = None
         self._plots: list[_LayerPlot] = []
+        self._ridge_cache: dict[tuple, tuple] = {}  # (layer, kind, report, height): arrays
+        self._band_cache: dict[tuple, tuple] = {}  # (layer, kind): reports, steps, percentiles
         self._layout_key: tuple = ()
 
         self.kind_box = QtWidgets.QComboBox()
@@ -239,13 +287,8 @@ class DistributionView(QtWidgets.QWidget):
         for i, title in enumerate(names):
             plot = self.canvas.addPlot(row=i // _COLUMNS, col=i % _COLUMNS)
             plot.setTitle(title, color=t.foreground, size=f"{t.pt(9):.1f}pt")
-            plot.setMenuEnabled(False)
-            plot.hideButtons()
+            quiet_plot(plot, t.muted, t.foreground)
             plot.disableAutoRange()  # ranges are set from the data when drawn
-            for side in ("left", "bottom"):
-                ax = plot.getAxis(side)
-                ax.setPen(pg.mkPen(t.muted))
-                ax.setTextPen(pg.mkPen(t.foreground))
             if self.mode == "ridges":
                 plot.invertY(True)
                 plot.setLabel("left", "step", color=t.muted)
@@ -289,8 +332,7 @@ class DistributionView(QtWidgets.QWidget):
         return out
 
     def _draw_ridges(self, lp: _LayerPlot, j: int) -> None:
-        n = len(self.history.health)
-        picks = np.unique(np.linspace(0, n - 1, min(n, MAX_RIDGES)).round().astype(int))
+        picks = ridge_picks(len(self.history.health))
         dists = self._dists(j, picks)
         lp.ridges = []
         if not dists:
@@ -299,52 +341,97 @@ class DistributionView(QtWidgets.QWidget):
         steps = np.array([s for s, _ in dists], dtype=np.float64)
         span = steps[-1] - steps[0]
         spacing = span / max(len(dists) - 1, 1) if span > 0 else 1.0
-        height = 2.5 * spacing  # ridges overlap, as in TensorBoard's offset view
+        # ridges overlap, as in TensorBoard's offset view; the height is rounded
+        # (to a tenth of a decade) so the ridges drawn before keep their shapes
+        height = 2.5 * 10.0 ** (round(10 * math.log10(spacing)) / 10)
         t = self.theme
         bg = _rgba(t.background, 255)
-        shapes = []
+        shapes, cache = [], {}
         for k, (step, d) in enumerate(dists):
-            age = k / max(len(dists) - 1, 1)
-            centres = 0.5 * (d.edges[:-1] + d.edges[1:])
-            peak = float(d.counts.max()) or 1.0
-            xs = np.concatenate([[d.edges[0]], centres, [d.edges[-1]]])
-            ys = np.concatenate([[step], step - height * d.counts / peak, [step]])
+            key = (j, self.kind, step, id(d), height)
+            hit = self._ridge_cache.get(key)
+            if hit is None or hit[0] is not d:
+                centres = 0.5 * (d.edges[:-1] + d.edges[1:])
+                peak = float(d.counts.max()) or 1.0
+                xs = np.concatenate([[d.edges[0]], centres, [d.edges[-1]]])
+                ys = np.concatenate([[step], step - height * d.counts / peak, [step]])
+                hit = (d, xs, ys)
+            cache[key] = hit
+            _, xs, ys = hit
             lp.ridges.append((int(step), xs, ys))
             # older ridges first: newer ones (in front, lower) hide what they cover
-            shapes.append((xs, ys, _mix(t.muted, t.accent, age), bg))
+            age = k / max(len(dists) - 1, 1)
+            shapes.append((xs, ys, _mix(t.muted, t.accent, round(age, 2)), bg))
+        self._ridge_cache = {
+            k: v for k, v in self._ridge_cache.items() if k[0] != j or k[1] != self.kind
+        }
+        self._ridge_cache.update(cache)
         lp.shapes.set_shapes(shapes, _line_width(t))
         lo = min(float(d.edges[0]) for _, d in dists)
         hi = max(float(d.edges[-1]) for _, d in dists)
-        lp.plot.setXRange(lo, hi, padding=0.02)
-        lp.plot.setYRange(steps[0] - height, steps[-1], padding=0.02)
+        lp.set_ranges(
+            sticky_range(lp.xrange, lo, hi, (0.02, 0.02)),
+            sticky_range(lp.yrange, steps[0] - height, steps[-1]),
+        )
+
+    def _band_series(self, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, percentiles) of layer ``j``'s distributions over the history,
+        kept between frames: a new report appends its row, the rest are reused."""
+        health = self.history.health
+        n = len(health)
+        key = (j, self.kind)
+        reps, steps, pct = self._band_cache.get(key, ([], [], []))
+        m = len(reps)
+        if not (m <= n and m > 0 and health[0] is reps[0] and health[m - 1] is reps[-1]):
+            reps, steps, pct, m = [], [], [], 0
+        for i in range(m, n):
+            rep = health[i]
+            reps.append(rep)
+            d = rep.layers[j].dist(self.kind) if j < len(rep.layers) else None
+            if d is not None and d.total > 0 and np.isfinite(d.percentiles).all():
+                steps.append(rep.step)
+                pct.append(d.percentiles)
+        self._band_cache[key] = (reps, steps, pct)
+        return (
+            np.asarray(steps, dtype=np.float64),
+            np.asarray(pct, dtype=np.float64).reshape(len(pct), -1),
+        )
 
     def _draw_bands(self, lp: _LayerPlot, j: int) -> None:
-        n = len(self.history.health)
-        dists = self._dists(j, range(n))
         t = self.theme
+        steps, pct = self._band_series(j)
         lp.bands = {}
-        if not dists:
+        if not len(steps):
             lp.shapes.set_shapes([])
             return
-        steps = np.array([s for s, _ in dists], dtype=np.float64)
-        pct = np.array([d.percentiles for _, d in dists], dtype=np.float64)
-        ok = np.isfinite(pct).all(axis=1)
-        steps, pct = steps[ok], pct[ok]
         lp.bands = {"steps": steps, "percentiles": pct}
         shapes = []
+        x = np.concatenate([steps, steps[::-1]])
+        # nested bands in opaque colours, each the translucent accent laid over
+        # the ones around it (as blending would show it; opaque fills are ~5× cheaper)
+        fill = np.array(_rgba(t.background, 255)[:3], dtype=np.float64)
+        accent = np.array(_rgba(t.accent, 255)[:3], dtype=np.float64)
         for k, (a, b) in enumerate(_BANDS):
-            x = np.concatenate([steps, steps[::-1]])
+            alpha = (50 + 45 * k) / 255
+            fill = fill + (accent - fill) * alpha
             y = np.concatenate([pct[:, a], pct[::-1, b]])
-            shapes.append((x, y, None, _rgba(t.accent, 50 + 45 * k)))
+            shapes.append((x, y, None, tuple(int(round(c)) for c in fill)))
         shapes.append((steps, pct[:, 4], t.foreground, None))
         lp.shapes.set_shapes(shapes, _line_width(t))
         if len(steps):
-            lp.plot.setXRange(steps[0], max(steps[-1], steps[0] + 1), padding=0.02)
-            lp.plot.setYRange(float(pct[:, 0].min()), float(pct[:, -1].max()), padding=0.05)
+            lp.set_ranges(
+                sticky_range(lp.xrange, steps[0], max(steps[-1], steps[0] + 1)),
+                sticky_range(lp.yrange, float(pct[:, 0].min()), float(pct[:, -1].max()),
+                             (0.05, 0.05)),
+            )  # fmt: skip
 
     def _place_markers(self) -> None:
         step = self.marker_step
         for lp in self._plots:
+            key = (step, self.mode, self.theme.accent, self.theme.scale)
+            if key == lp.marker_key:
+                continue  # drawn as it is: leave it (and its part of the plot) alone
+            lp.marker_key = key
             if step is None:
                 lp.marker.hide()
                 continue

@@ -26,6 +26,7 @@ from PySide6 import QtCore, QtWidgets
 from nnviz.core.health_types import UPDATE_BAND, UPDATE_RATIO_GOOD
 from nnviz.core.history import History
 from nnviz.core.snapshot import Snapshot
+from nnviz.qt.plot_axes import quiet_plot, sticky_range
 from nnviz.qt.theme import DARK, Theme, qcolor
 
 _PALETTE = (
@@ -35,10 +36,20 @@ _PALETTE = (
 
 
 GOOD = "#59a14f"  # the customary band of update ratios
+_UNITS_LABEL = "% dead (ReLU) · saturated (σ, tanh)"
 
 
 def _warn_colour(theme: Theme) -> str:
     return "#b3261e" if theme.name == "light" else "#ff7b72"
+
+
+def _blend(colour: str, background: str, alpha: int):
+    """``colour`` at ``alpha`` (0–255) over ``background``, as an opaque colour."""
+    c, b, a = qcolor(colour), qcolor(background), alpha / 255
+    return tuple(
+        round(bv + (cv - bv) * a)
+        for cv, bv in ((c.red(), b.red()), (c.green(), b.green()), (c.blue(), b.blue()))
+    )
 
 
 def _positive(values: np.ndarray) -> np.ndarray:
@@ -76,8 +87,13 @@ class GradFlowView(QtWidgets.QWidget):
         self.canvas.ci.layout.setColumnStretchFactor(0, 3)
         self.canvas.ci.layout.setColumnStretchFactor(1, 2)
         for p in (self.depth_plot, self.units_plot, self.ratio_plot):
-            p.setMenuEnabled(False)
-            p.hideButtons()
+            quiet_plot(p, theme.muted, theme.foreground)
+            # ranges are set from the data, and only when it leaves them
+            # (sticky_range): an axis re-lays its ticks out on every change
+            p.disableAutoRange()
+        self._ranges: dict[tuple[str, str], tuple[float, float]] = {}
+        self._warn_key: tuple | None = None
+        self._units_key: tuple | None = None
         self.depth_plot.setLogMode(y=True)
         self.ratio_plot.setLogMode(y=True)
         self.depth_plot.setTitle("Gradient across depth")
@@ -126,10 +142,7 @@ class GradFlowView(QtWidgets.QWidget):
         self.canvas.setBackground(t.background)
         for p in (self.depth_plot, self.units_plot, self.ratio_plot):
             p.titleLabel.setText(p.titleLabel.text, color=t.foreground, size=f"{t.pt(10):.1f}pt")
-            for side in ("left", "bottom"):
-                ax = p.getAxis(side)
-                ax.setPen(pg.mkPen(t.muted))
-                ax.setTextPen(pg.mkPen(t.foreground))
+            quiet_plot(p, t.muted, t.foreground)
         self.ratio_legend.setLabelTextColor(t.foreground)
         # the depth plot's key in its title: a legend inside would cover a layer's point
         self.depth_plot.setTitle(
@@ -146,14 +159,17 @@ class GradFlowView(QtWidgets.QWidget):
         self.max_curve.setPen(pg.mkPen(t.accent, width=w, style=QtCore.Qt.DashLine))
         self.max_curve.setSymbolBrush(pg.mkBrush(t.accent))
         self.max_curve.setSymbolPen(pg.mkPen(t.accent))
-        self.band.setBrush(pg.mkBrush(qcolor(GOOD, 38)))
+        # opaque, pre-blended with the background: a translucent fill across
+        # the plot costs a millisecond a frame (nothing is drawn behind it)
+        self.band.setBrush(pg.mkBrush(_blend(GOOD, t.background, 38)))
         for line in self.band.lines:
-            line.setPen(pg.mkPen(qcolor(GOOD, 90)))
+            line.setPen(pg.mkPen(_blend(GOOD, t.background, 90)))
         self.good_line.setPen(pg.mkPen(GOOD, width=w, style=QtCore.Qt.DashLine))
         self.ratio_legend.setBrush(pg.mkBrush(qcolor(t.background, 210)))
         self.step_line.setPen(pg.mkPen(t.accent, width=2 * w))
         self._drawn = None
-        self._legend_labels, self._pens = [], {}
+        self._legend_labels, self._pens, self._warn_key = [], {}, None
+        self._units_key = None
         self.refresh()
 
     def reset(self) -> None:
@@ -191,17 +207,25 @@ class GradFlowView(QtWidgets.QWidget):
             self.norm_curve.setData([], [])
             self.max_curve.setData([], [])
             self.dead_bars.setOpts(x=[], height=[])
+            self._units_key = None
             for c in self.ratio_curves:
                 c.setData([], [])
             self.warnings.setText("No health numbers yet: train a few steps")
+            self._warn_key = None
             self.step_line.hide()
             return
         layers = rep.layers
         x = np.arange(1, len(layers) + 1, dtype=np.float64)
+        shown = []
         for curve, attr in ((self.norm_curve, "grad_norm"), (self.max_curve, "grad_max")):
             y = _positive([getattr(la, attr) for la in layers])
             ok = np.isfinite(y)  # zeros have no place on a log axis: left out
             curve.setData(x[ok], y[ok])
+            shown.append(y[ok])
+        depth = (0.5, len(x) + 0.5)
+        self._set_range(self.depth_plot, "x", *depth, (0.0, 0.0))
+        self._set_range(self.units_plot, "x", *depth, (0.0, 0.0))
+        self._set_log_range(self.depth_plot, np.concatenate(shown), (0.1, 0.1))
         if len(x) != self._n_ticks:
             self._n_ticks = len(x)
             ticks = [[(float(i), str(int(i))) for i in x]]
@@ -210,36 +234,64 @@ class GradFlowView(QtWidgets.QWidget):
         self._draw_units(x, layers)
         self.flagged = _flagged_layers(rep.warnings)
         self._draw_ratios(health, layers)
-        self.warnings.setText(
-            "\n".join(f"⚠ {w}" for w in rep.warnings) if rep.warnings else "No warnings."
-        )
-        self.warnings.setStyleSheet(
-            f"color: {_warn_colour(self.theme) if rep.warnings else self.theme.muted}; "
-            f"font-size: {self.theme.pt(10):.1f}pt;"
-        )
+        warn_key = (rep.warnings, self.theme.name, self.theme.scale)
+        if warn_key != self._warn_key:  # a style sheet re-polishes the label: only on change
+            self._warn_key = warn_key
+            self.warnings.setText(
+                "\n".join(f"⚠ {w}" for w in rep.warnings) if rep.warnings else "No warnings."
+            )
+            self.warnings.setStyleSheet(
+                f"color: {_warn_colour(self.theme) if rep.warnings else self.theme.muted}; "
+                f"font-size: {self.theme.pt(10):.1f}pt;"
+            )
         if self.shown_step is not None:
             self.step_line.setPos(self.shown_step)
             self.step_line.show()
         else:
             self.step_line.hide()
 
+    def _set_range(self, plot, axis: str, lo: float, hi: float, room=(0.02, 0.1)) -> None:
+        """Set a range from :func:`sticky_range`, only where it changed."""
+        key = (id(plot), axis)
+        new = sticky_range(self._ranges.get(key), lo, hi, room)
+        if new != self._ranges.get(key):
+            self._ranges[key] = new
+            if axis == "x":
+                plot.setXRange(*new, padding=0)
+            else:
+                plot.setYRange(*new, padding=0)
+
+    def _set_log_range(self, plot, values: np.ndarray, room) -> None:
+        """The y range of a log plot around the finite positive ``values``."""
+        v = values[np.isfinite(values) & (values > 0)]
+        if v.size:
+            self._set_range(plot, "y", float(np.log10(v.min())), float(np.log10(v.max())), room)
+
     def _draw_units(self, x: np.ndarray, layers) -> None:
         t = self.theme
-        heights, brushes = [], []
+        heights, colours = [], []
         for la in layers:
             if la.dead_fraction is not None:
                 heights.append(100 * la.dead_fraction)
-                brushes.append(pg.mkBrush(t.negative))
+                colours.append(t.negative)
             elif la.saturated_fraction is not None:
                 heights.append(100 * la.saturated_fraction)
-                brushes.append(pg.mkBrush(t.accent))
+                colours.append(t.accent)
             else:
                 heights.append(0.0)
-                brushes.append(pg.mkBrush(t.muted))
+                colours.append(t.muted)
+        key = (tuple(heights), tuple(colours))
+        if key == self._units_key:  # the bars as drawn: leave them
+            return
+        self._units_key = key
         self.dead_bars.setOpts(
-            x=x, height=np.asarray(heights), brushes=brushes, pens=[None] * len(x)
+            x=x,
+            height=np.asarray(heights),
+            brushes=[pg.mkBrush(c) for c in colours],
+            pens=[None] * len(x),
         )
-        self.units_plot.setLabel("left", "% dead (ReLU) · saturated (σ, tanh)")
+        if self.units_plot.getAxis("left").labelText != _UNITS_LABEL:
+            self.units_plot.setLabel("left", _UNITS_LABEL)
 
     def _draw_ratios(self, health, layers) -> None:
         steps, ratios = health.series("update_ratio")
@@ -265,6 +317,11 @@ class GradFlowView(QtWidgets.QWidget):
             else:
                 curve.setData([], [])
             labels.append(f"{'⚠ ' if flagged else ''}layer {j + 1}")
+        if len(steps):
+            self._set_range(
+                self.ratio_plot, "x", float(steps[0]), float(max(steps[-1], steps[0] + 1))
+            )
+            self._set_log_range(self.ratio_plot, _positive(ratios[:, :n]).ravel(), (0.05, 0.05))
         if labels != self._legend_labels:  # the legend re-lays itself out: only on change
             self._legend_labels = labels
             self.ratio_legend.clear()

@@ -423,6 +423,9 @@ class LossView(QtWidgets.QWidget):
             self.acc_plot.setVisible(has_acc)
             self._update_axes()
         self._place_marker()  # steps per epoch may have changed
+        for pw in (self.loss_plot, self.acc_plot):
+            # the new range now, not while painting (which would paint twice)
+            pw.getPlotItem().getViewBox().prepareForPaint()
 
         k = m.nonfinite_count
         self.note.setText(f"{k:,} NaN/Inf loss{'es' if k > 1 else ''} not drawn" if k else "")

@@ -13,7 +13,7 @@ from nnviz.core.health import BinRange, distribution
 from nnviz.core.health_types import KINDS, UPDATE_BAND, HealthReport, LayerHealth
 from nnviz.core.health_warnings import health_warnings
 from nnviz.core.history import History
-from nnviz.qt.distribution_view import MAX_RIDGES, DistributionView
+from nnviz.qt.distribution_view import MAX_RIDGES, DistributionView, ridge_picks
 from nnviz.qt.gradflow_view import GradFlowView
 from nnviz.qt.session import Session
 from nnviz.qt.theme import DARK
@@ -92,6 +92,19 @@ def test_ridges_draw_each_layers_histograms_at_their_steps(shown, history):
         assert x[0] == pytest.approx(d.edges[0]) and x[-1] == pytest.approx(d.edges[-1])
         np.testing.assert_allclose(x[1:-1], 0.5 * (d.edges[:-1] + d.edges[1:]))
     assert "layer 1: 0 (relu)" in view._plots[0].plot.titleLabel.text
+
+
+def test_ridges_stay_put_as_reports_arrive():
+    """At most MAX_RIDGES ridges, the first and the newest always among them;
+    a new report keeps the older ridges where they are (they are drawn from
+    cache), except when the spacing between ridges grows."""
+    moved = 0
+    for n in range(2, 1500):
+        before, after = ridge_picks(n), ridge_picks(n + 1)
+        assert len(after) <= MAX_RIDGES and after[0] == 0 and after[-1] == n
+        if set(before[:-1]) - set(after):
+            moved += 1
+    assert moved <= 1500 / (MAX_RIDGES - 1) + 1
 
 
 def test_kinds_switch_and_bands_are_the_percentiles(shown, history):
