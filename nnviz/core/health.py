@@ -230,6 +230,7 @@ class HealthTracker:
                 update = _norm(d) / weight_norm if weight_norm > 0 else float("nan")
             z_np = _np(z)
             a_np = _np(a)
+            dead = self._dead(name, activation)
             dists = tuple(
                 None if v is None else distribution(v, self._bin(name, kind), self.max_values)
                 for kind, v in zip(KINDS, (w_old, w_grad, a_np, z_np))
@@ -243,9 +244,10 @@ class HealthTracker:
                     grad_max=_absmax(w_grad),
                     weight_norm=weight_norm,
                     update_ratio=update,
-                    dead_fraction=self._dead(name, activation),
+                    dead_fraction=None if dead is None else float(dead.mean()),
                     saturated_fraction=_saturated(activation, a_np),
                     dists=dists,
+                    dead_units=dead,
                 )
             )
         layers = tuple(out)
@@ -262,14 +264,16 @@ class HealthTracker:
             b = self._bins[key] = BinRange()
         return b
 
-    def _dead(self, name: str, activation: str) -> float | None:
+    def _dead(self, name: str, activation: str) -> np.ndarray | None:
+        """The units never active over the window (None: not a ReLU-family layer)."""
         if activation not in RELU_FAMILY:
             return None
         window = self._active.get(name)
         if not window:
             return None
-        ever = np.logical_or.reduce(list(window))
-        return float(1.0 - ever.mean())
+        dead = ~np.logical_or.reduce(list(window))
+        dead.setflags(write=False)
+        return dead
 
 
 def _layers_of(snap):

@@ -69,6 +69,8 @@ class LayerHealth:
     dead_fraction: float | None
     saturated_fraction: float | None
     dists: tuple[Distribution | None, ...]  # one per KINDS entry
+    # which units are dead (ReLU family: never active over the window), for marking them
+    dead_units: np.ndarray | None = None
 
     def dist(self, kind: str) -> Distribution | None:
         return self.dists[KINDS.index(kind)]

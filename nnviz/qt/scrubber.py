@@ -16,6 +16,7 @@ folders, the recorded-run mode).
 from __future__ import annotations
 
 import bisect
+import time
 from pathlib import Path
 
 import numpy as np
@@ -99,9 +100,9 @@ class Timeline(QtWidgets.QWidget):
             # where there are snapshots to travel to
             pen = QtGui.QPen(QtGui.QColor(t.muted), 1)
             p.setPen(pen)
-            xs = np.unique(np.round([self.x_of(s) for s in self.steps]))
-            for x in xs:
-                p.drawLine(QtCore.QPointF(x, mid - 6), QtCore.QPointF(x, mid + 6))
+            f = self.steps / self.last if self.last > 0 else np.ones(self.steps.size)
+            xs = np.unique(np.round(x0 + (x1 - x0) * f))  # one tick a pixel column
+            p.drawLines([QtCore.QLineF(x, mid - 6, x, mid + 6) for x in xs])
         live = self.viewing is None
         step = self.last if live else self.viewing
         x = self.x_of(step)
@@ -205,6 +206,7 @@ class TimeTravel(QtCore.QObject):
         s.frame.connect(self.sync)
         s.built.connect(self._built)
         self._title = ""
+        self._synced = 0.0
         bar = win.findChild(QtWidgets.QToolBar, "mainToolbar")
         if bar is not None:  # beside the scenario and data buttons
             bar.insertAction(a.undo, a.open_run)
@@ -216,8 +218,14 @@ class TimeTravel(QtCore.QObject):
             self.win.setWindowTitle(self._title)
             self.set_recorded_mode(True)
 
+    SYNC_RACING_S = 0.25  # while training races, the timeline moves 4 times a second
+
     def sync(self) -> None:
         s = self.win.session
+        now = time.monotonic()
+        if s.pacer.racing and s.viewing is None and now - self._synced < self.SYNC_RACING_S:
+            return
+        self._synced = now
         if self.win.theme is not self._theme:  # the window has no theme signal: follow it here
             self._theme = self.win.theme
             self.scrubber.set_theme(self._theme)

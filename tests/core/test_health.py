@@ -151,6 +151,8 @@ def test_dead_units_are_those_never_active_over_the_window():
         report = t.step(snapshot=True).snapshot.health
     ever = torch.stack(seen[-3:]).any(0)
     assert report.layers[0].dead_fraction == pytest.approx(float(1 - ever.double().mean()))
+    # which units: the ones torch saw never positive (the network view marks them)
+    np.testing.assert_array_equal(report.layers[0].dead_units, ~ever.numpy())
     assert report.dead_window == 3
 
 
