@@ -49,6 +49,11 @@ def register(sub) -> None:
         help="--view graph: stop after K backward steps (1 is the loss's own; `nnviz graph` "
         "lists them), unfold the modules around that node and centre on it",
     )
+    p.add_argument(  # issue 12
+        "--health-overlay",
+        action="store_true",
+        help="--view network: tint each layer by gradient health, mark dead/saturated units",
+    )
     p.set_defaults(size=None)  # 1600x900 for pictures, 960x540 for animations
     # --- end animated export (issue 11) ---
     add_threads_flag(p)
@@ -72,6 +77,10 @@ def run(args: argparse.Namespace) -> int:
             "use --view graph and a .png or .svg --out"
         )
 
+    if args.health_overlay and (args.view not in ("network", "all") or is_animation(args.out)):
+        raise NnvizError(  # issue 12
+            "--health-overlay draws on the network view: use --view network and a .png or .svg --out"
+        )
     if is_animation(args.out):
         from nnviz.qt.animated_render import render_animation
 
@@ -114,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         weights=args.weights,
         presenter=args.presenter,  # issue 11
         backward_step=args.backward_step,  # issue 9
+        health_overlay=args.health_overlay,  # issue 12
     )
     print(out)
     return 0

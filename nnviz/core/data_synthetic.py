@@ -18,11 +18,13 @@ def toy_2d(
     noise: float = 0.1,
     val_fraction: float = 0.5,
     seed: int = 0,
+    scale: float | None = None,
 ) -> Dataset:
     """A two-class 2-D set made the way TensorFlow Playground makes it.
 
     ``kind`` is one of :data:`TOY_KINDS`. Points are generated in Playground's
-    units (radius 5) and divided by 5, so they lie in about [-1, 1]².
+    units (radius 5) and divided by 5, so they lie in about [-1, 1]², or
+    multiplied by ``scale`` when given (the Playground preset keeps its units: 1).
     ``noise`` is Playground's noise slider as a fraction (its 0..50 % is
     0..0.5 here): for circle and xor each point's label is taken from a
     position jittered by up to ``noise`` x 5 units, so labels near the border
@@ -85,7 +87,7 @@ def toy_2d(
         pts = np.concatenate([arm(half, 0.0), arm(rest, np.pi)])
         label = np.r_[np.ones(half, bool), np.zeros(rest, bool)]
 
-    x = (pts / 5.0).astype(np.float32)
+    x = (pts / 5.0 if scale is None else pts * float(scale)).astype(np.float32)
     y = label.astype(np.float32).reshape(-1, 1)
     x_tr, y_tr, x_va, y_va = split_rows(x, y, val_fraction, seed)
     return Dataset(

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from nnviz.core import features as playground  # issue 11: the preset's init, loss, cut
 from nnviz.core.capture_state import kept_state
 from nnviz.core.datasets import Dataset
 from nnviz.core.devices import resolve_device
@@ -94,6 +95,7 @@ class TrainConfig:
     reg: str = "none"  # "none", "l1", "l2": rate·Σ|w| or rate·Σw² over the weights
     reg_rate: float = 0.0
     output_activation: str | None = None  # layer-list scenarios only
+    preset: str | None = None  # "playground": its data units, init, ±1 labels, ½(out-y)²
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "features", tuple(self.features or ()))
@@ -148,9 +150,9 @@ class StepMetrics(NamedTuple):
     eval: EvalMetrics | None = None
 
 
-def _accuracy(out: torch.Tensor, y: torch.Tensor, binary: bool) -> float:
+def _accuracy(out: torch.Tensor, y: torch.Tensor, binary: bool, cut: float = 0.5) -> float:
     if binary:
-        return float(((out > 0.5) == (y > 0.5)).float().mean())
+        return float(((out > cut) == (y > 0.5)).float().mean())
     return float((out.argmax(dim=1) == y).float().mean())
 
 
@@ -256,9 +258,12 @@ class Trainer:
             self.model.load_state_dict(self._user_state)
         else:
             self.model = self.scenario.build_model(self.spec)
+            playground.preset_init(self.model, self.config)  # issue 11: Playground's start
         self.model.to(**self._to)
         self.model.train()
-        self.loss_fn = make_loss(self.config.loss, self.parts)
+        self.loss_fn = playground.preset_loss(self.config) or make_loss(
+            self.config.loss, self.parts
+        )
         if isinstance(self.loss_fn, nn.Module):
             self.loss_fn.to(self.device)
         # --- playground (issue 11): training adds rate·penalty; evaluation does not ---
@@ -441,7 +446,9 @@ class Trainer:
             part = float(self.loss_fn(out, yy))
             total += part * (rows if reduction == "mean" else 1)
             if parts is None:
-                correct += _accuracy(out, yy, self.binary) * rows
+                correct += (
+                    _accuracy(out, yy, self.binary, playground.output_cut(self.config)) * rows
+                )
             elif correct is not None:
                 acc = accuracy_of(out, yy, parts)
                 correct = None if acc is None else correct + acc * rows
@@ -466,7 +473,7 @@ class Trainer:
     def predict(self, x: np.ndarray) -> np.ndarray:
         out = self.model(torch.as_tensor(x, **self._to))
         if self.binary:
-            return (out > 0.5).long().reshape(-1).cpu().numpy()
+            return (out > playground.output_cut(self.config)).long().reshape(-1).cpu().numpy()
         return out.argmax(dim=1).cpu().numpy()
 
     # --- snapshots --------------------------------------------------------------------------
@@ -506,7 +513,7 @@ class Trainer:
             sample_index=sample_index,
             input=frozen(x[row].reshape(-1)),
             input_shape=tuple(self.dataset.input_shape),
-            target=frozen(y[row].reshape(-1)),
+            target=frozen(playground.as_target(y[row], self.config).reshape(-1)),  # issue 11
             output=frozen(first_tensor(out)[row].reshape(-1)),  # a tuple: its first tensor
             layers=tuple(layers),
             blocks=capture.blocks() if hasattr(capture, "blocks") else (),  # issue 9
@@ -533,8 +540,10 @@ class Trainer:
         hidden = []
         for spec in self.layers[:-1]:
             a = capture.records[spec.linear].get("a", capture.records[spec.linear]["z"])
-            hidden.append(frozen(a.T.reshape(-1, res, res)))
+            # thumbnails a few dozen pixels wide: every other grid point (a quarter to send)
+            hidden.append(frozen(a.T.reshape(-1, res, res)[:, ::2, ::2]))
         prob = out[:, 0] if self.binary else torch.softmax(out, 1)[:, -1]
+        prob = playground.as_probability(prob, self.config)  # issue 11: tanh's ±1 to 0..1
         return DecisionField(
             (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])),
             frozen(prob.reshape(res, res)),

@@ -112,20 +112,24 @@ def load_data(scenario, config, data_dir=None) -> Dataset:
     make = scenario.data
     kind = getattr(make, "toy_kind", None)
     noise, ratio = getattr(config, "noise", None), getattr(config, "test_ratio", None)
-    if kind is None or (noise is None and ratio is None):
-        if noise is not None or ratio is not None:
+    if kind is None or (noise is None and ratio is None and not is_playground(config)):
+        if noise is not None or ratio is not None or is_playground(config):
             raise NnvizError(
-                f"noise and test ratio apply to the 2-D sets (circle, xor, gauss, spiral), "
+                f"noise, test ratio and the Playground preset apply to the 2-D sets "
+                "(circle, xor, gauss, spiral), "
                 f"not to {scenario.id}"
             )
         return scenario.load_data(config.seed, data_dir)
     from nnviz.core.data_synthetic import toy_2d
 
+    pg = is_playground(config)  # Playground's 500 points in its own units
     return toy_2d(
         kind,
+        n_samples=PLAYGROUND_POINTS if pg else 400,
         noise=make.toy_noise if noise is None else noise,
         val_fraction=0.5 if ratio is None else ratio,
         seed=config.seed,
+        scale=1.0 if pg else None,
     )
 
 
@@ -140,15 +144,18 @@ def same_data(a, b) -> bool:
 
 # --- the Playground preset ---------------------------------------------------------------
 
-# Playground's settings: SGD, batch 10, MSE, 4-2 tanh, tanh output, x1 and x2 only.
-# Its learning rate is 0.03, but its inputs lie in ±6 and its targets are ±1;
-# nnviz's 2-D sets lie in ±1.2 with targets 0/1, so the same steps are far
-# smaller here: lr 0.3 on nnviz's data learns at Playground's pace (measured:
-# circle and xor ≥ 97 % test accuracy by epoch 100 for seed 0; see
-# docs/readme_parts/playground.md).
+# TensorFlow Playground's settings, and its algorithm (src/nn.ts, playground.ts,
+# dataset.ts): 500 points in its own units (about ±6, not nnviz's ±1.2), half of
+# them for training; x1, x2 only; hidden 4-2 tanh and a tanh output; weights
+# uniform in [-0.5, 0.5] and biases 0.1; labels ±1 and the loss ½(out - label)²;
+# the gradient averaged over batches of 10; SGD, learning rate 0.03. With
+# ``preset="playground"`` the engine does all of this (see the helpers below);
+# the config's ``loss`` stays "mse" (the same loss, halved, on ±1 labels).
+PLAYGROUND_POINTS = 500
 PLAYGROUND_PRESET = dict(
+    preset="playground",
     optimizer="sgd",
-    lr=0.3,
+    lr=0.03,
     batch_size=10,
     loss="mse",
     hidden=(4, 2),
@@ -175,12 +182,71 @@ def preset_overrides(name: str, scenario) -> dict:
     return dict(PRESETS[key])
 
 
+def is_playground(config) -> bool:
+    return getattr(config, "preset", None) == "playground"
+
+
+def _plus_minus_one(config) -> bool:
+    """Labels ±1 against a tanh output: the preset's, while its loss and output stay."""
+    out = getattr(config, "output_activation", None) or "tanh"
+    return is_playground(config) and config.loss == "mse" and out == "tanh"
+
+
+class PlaygroundSquare(torch.nn.Module):
+    """Playground's loss: ``½(out - label)²`` with labels ±1 (nnviz's 0/1 targets
+    mapped to -1/+1), averaged over the batch."""
+
+    reduction = "mean"
+
+    def forward(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return 0.5 * ((out - (2 * y - 1)) ** 2).mean()
+
+
+def preset_loss(config):
+    """The preset's loss, or None where the config's own loss applies (another
+    loss or output chosen after the preset)."""
+    return PlaygroundSquare() if _plus_minus_one(config) else None
+
+
+@torch.no_grad()
+def preset_init(model: torch.nn.Module, config) -> None:
+    """Playground's start: every weight uniform in [-0.5, 0.5], every bias 0.1
+    (drawn from torch's generator, which the engine has seeded)."""
+    if not is_playground(config):
+        return
+    for m in model.modules():
+        if isinstance(m, torch.nn.Linear):
+            m.weight.uniform_(-0.5, 0.5)
+            if m.bias is not None:
+                m.bias.fill_(0.1)
+
+
+def output_cut(config) -> float:
+    """Where a one-output model's output splits the classes: 0 under the preset
+    (a tanh output against labels ±1, as Playground colours it), else 0.5."""
+    return 0.0 if _plus_minus_one(config) else 0.5
+
+
+def as_target(y, config):
+    """The target the loss compares with: labels ±1 under the preset, else ``y``."""
+    return 2 * y - 1 if _plus_minus_one(config) else y
+
+
+def as_probability(out, config):
+    """The output as the decision field draws it, in [0, 1] with the classes split
+    at 0.5: ``(out + 1) / 2`` under the preset."""
+    return (out + 1) / 2 if _plus_minus_one(config) else out
+
+
 def check_playground(config) -> None:
     """TrainConfig's Playground fields, checked (called by TrainConfig.validate)."""
     from nnviz.core import regularisation
     from nnviz.core.data_common import check_fraction
 
     regularisation.check(config.reg, config.reg_rate)
+    preset = getattr(config, "preset", None)
+    if preset is not None and preset not in PRESETS:
+        raise NnvizError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     if parse_features(config.features) != tuple(config.features):
         raise NnvizError(
             f"input features must be among {', '.join(FEATURES)}, each once, in that order; "

@@ -55,7 +55,7 @@ class DecisionField:
 
     extent: tuple[float, float, float, float]  # x0, x1, y0, y1
     output: np.ndarray  # (res, res), the positive-class probability
-    hidden: tuple[np.ndarray, ...]  # per hidden layer, (width, res, res) activations
+    hidden: tuple[np.ndarray, ...]  # per hidden layer, (width, res/2, res/2) activations
 
 
 @dataclass(frozen=True)

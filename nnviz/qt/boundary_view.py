@@ -23,6 +23,7 @@ from nnviz.qt.theme import DARK, Theme, diverging_lut, lut_indices
 
 THUMB_COLS = 8  # thumbnails per row (up to 16, in two rows, for wider layers)
 THUMB_MAX = 32  # neurons shown per layer (the first ones)
+THUMB_RES = 32  # grid points a side of a thumbnail
 
 
 class BoundaryView(QtWidgets.QWidget):
@@ -200,8 +201,14 @@ class BoundaryView(QtWidgets.QWidget):
         self._show_thumbs(field)
 
     def _show_thumbs(self, field: DecisionField) -> None:
-        # every other grid point: thumbnails are drawn a few dozen pixels wide
-        layers = [np.asarray(h)[:THUMB_MAX, ::2, ::2] for h in field.hidden]
+        # thumbnails are drawn a few dozen pixels wide: at most THUMB_RES points a
+        # side (the trainer sends every other grid point; older recordings all)
+        layers = [
+            np.asarray(h)[
+                :THUMB_MAX, :: max(1, h.shape[1] // THUMB_RES), :: max(1, h.shape[2] // THUMB_RES)
+            ]
+            for h in field.hidden
+        ]
         key = tuple(h.shape for h in layers)
         if key != self._thumb_key:
             self._build_thumbs(layers)

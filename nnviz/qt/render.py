@@ -77,6 +77,7 @@ def render_scenario(
     weights: Path | None = None,
     presenter: bool = False,  # issue 11: at presenter mode's scale for this size
     backward_step: int | None = None,  # issue 9: the graph part-way through backward
+    health_overlay: bool = False,  # issue 12: the network view's gradient-health overlay
 ) -> Path:
     from nnviz.core.scenarios import get_scenario
     from nnviz.qt.bootstrap import make_app
@@ -121,7 +122,7 @@ def render_scenario(
         threads,
         model_file=model_file,
         weights=weights,
-        health=view in HEALTH_VIEWS,
+        health=view in HEALTH_VIEWS or health_overlay,
     )
     snap = history.snapshots.latest
     names = {"network": ["network", "boundary"], "loss": ["loss"], "graph": ["graph"]}
@@ -142,6 +143,8 @@ def render_scenario(
             v.set_trace(capture_trainer_graph(run.trainer))
         v.set_snapshot(snap)
         v.refresh()
+        if name == "network" and health_overlay:  # issue 12
+            v.health_overlay.set_enabled(True)
     if not parts:  # issue 11: --view boundary of a set without 2-D points
         raise NnvizError(f"{sc.id} has no 2-D points to draw a boundary; choose --view network")
     if backward_step is not None:  # issue 9

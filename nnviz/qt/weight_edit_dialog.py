@@ -1,11 +1,15 @@
 """Hand-editing one weight, as TensorFlow Playground allows (issue 11): a small
-dialog for one neuron's incoming weights and bias. The edit is sent to the run
-as ``SetWeight``; it shows at once and Ctrl+Z undoes it."""
+dialog for one neuron's incoming weights and bias, opened from a neuron's
+context menu or by clicking an edge of the network view (hovering one names
+its weight). The edit is sent to the run as ``SetWeight``; it shows at once
+and Ctrl+Z undoes it."""
 
 from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
+from nnviz.core import network_geometry as geo
+from nnviz.core.edge_pick import PICK_PX, Edge, edge_at, edge_label
 from nnviz.core.snapshot import Snapshot
 
 
@@ -16,7 +20,12 @@ class WeightEditDialog(QtWidgets.QDialog):
     chosen = QtCore.Signal(str, int, object, float)
 
     def __init__(
-        self, snap: Snapshot, layer: int, index: int, parent: QtWidgets.QWidget | None = None
+        self,
+        snap: Snapshot,
+        layer: int,
+        index: int,
+        parent: QtWidgets.QWidget | None = None,
+        col: int | None = None,
     ) -> None:
         super().__init__(parent)
         ls = snap.layers[layer - 1]
@@ -45,8 +54,15 @@ class WeightEditDialog(QtWidgets.QDialog):
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
         self.source.currentIndexChanged.connect(self._show_current)
+        if col is not None:  # an edge was clicked: its weight, ready to type over
+            self.source.setCurrentIndex(max(self.source.findData(int(col)), 0))
         self._show_current()
         self.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose, True)
+
+    def showEvent(self, ev) -> None:
+        super().showEvent(ev)
+        self.value.setFocus()  # the value is selected: typing replaces it
+        self.value.selectAll()
 
     def _show_current(self, *_) -> None:
         j = self.source.currentData()
@@ -58,15 +74,16 @@ class WeightEditDialog(QtWidgets.QDialog):
         super().accept()
 
 
-def open_for(view, layer: int, index: int) -> WeightEditDialog | None:
-    """Open the dialog over a network view for neuron ``index`` of ``layer``; its
-    choice is emitted as the view's ``weightEdited``."""
+def open_for(view, layer: int, index: int, col: int | None = None) -> WeightEditDialog | None:
+    """Open the dialog over a network view for neuron ``index`` of ``layer`` (its
+    weight from ``col`` chosen, if given); the choice is emitted as the view's
+    ``weightEdited``."""
     snap = view.snapshot
     if snap is None or not 1 <= layer <= len(snap.layers):
         return None
     if not 0 <= index < len(snap.layers[layer - 1].weight):
         return None
-    dialog = WeightEditDialog(snap, layer, index, view)
+    dialog = WeightEditDialog(snap, layer, index, view, col)
     dialog.chosen.connect(view.weightEdited)
     dialog.open()
     return dialog
@@ -79,3 +96,39 @@ def add_menu_action(view, menu: QtWidgets.QMenu, layer: int) -> None:
     if target is not None and target[0] == layer:
         act = menu.addAction(f"Edit a weight of neuron {target[1]}…")
         act.triggered.connect(lambda: open_for(view, *target))
+
+
+# --- edges: hover names the weight, a click edits it ----------------------------------------
+
+
+def edge_under(view, p: QtCore.QPointF) -> Edge | None:
+    """The drawn edge within a few pixels of ``p`` (view units) in a network view."""
+    if view.snapshot is None or not view.geoms or view.blocks_shown:
+        return None
+    px = view.vb.viewPixelSize()  # view units per screen pixel
+    lit, _ = geo.layer_light(view.phase, view.progress, len(view.geoms))
+    return edge_at(view.geoms, view._edge_sel, p.x(), p.y(), PICK_PX * max(px), lit)
+
+
+def hover_edge(view, p: QtCore.QPointF, over_neuron: bool) -> None:
+    """The view's tooltip: ``w[layer][row,col] = value — click to edit`` over an edge."""
+    edge = None if over_neuron else edge_under(view, p)
+    text = ""
+    if edge is not None:
+        text = edge_label(
+            edge, float(view.snapshot.layers[edge.layer - 1].weight[edge.row, edge.col])
+        )
+    if view.graphics.toolTip() != text:
+        view.graphics.setToolTip(text)
+
+
+def click_edge(view, p: QtCore.QPointF, double: bool) -> bool:
+    """A left click on an edge: pin the neuron it feeds (the inspector shows the new
+    value once set) and open the dialog on that weight. True when an edge was hit."""
+    edge = edge_under(view, p)
+    if edge is None:
+        return False
+    if not double:  # a double-click's first click has opened it already
+        view.select_neuron(edge.layer, edge.row, pinned=True)
+        open_for(view, edge.layer, edge.row, edge.col)
+    return True

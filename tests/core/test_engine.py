@@ -266,10 +266,14 @@ def test_decision_field_is_the_model_on_a_grid():
     f = tr.decision_field(res=16)
     x0, x1, y0, y1 = f.extent
     assert f.output.shape == (16, 16)
-    assert len(f.hidden) == len(tr.layers) - 1 and f.hidden[0].shape == (8, 16, 16)
+    # the hidden units' thumbnails: every other grid point (8 neurons, 8 x 8)
+    assert len(f.hidden) == len(tr.layers) - 1 and f.hidden[0].shape == (8, 8, 8)
     with torch.no_grad():
         corner = tr.model(torch.tensor([[x1, y0]], dtype=torch.float32))  # row 0 = y0
+        x_at = np.linspace(x0, x1, 16)[::2][3]  # column 3 of the thumbnail
+        first = tr.model[1](tr.model[0](torch.tensor([[x_at, y0]], dtype=torch.float32)))
     assert f.output[0, -1] == pytest.approx(corner.item(), abs=1e-6)
+    np.testing.assert_allclose(f.hidden[0][:, 0, 3], first[0].numpy(), atol=1e-6)
 
 
 # --- reset ---------------------------------------------------------------

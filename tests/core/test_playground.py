@@ -23,15 +23,141 @@ def _preset(sid: str) -> Trainer:
     return _trainer(sid, **preset_overrides("playground", get_scenario(sid)))
 
 
-@pytest.mark.parametrize(("sid", "need"), [("circle", 0.95), ("xor", 0.95), ("gauss", 0.99)])
-def test_preset_reaches_playground_figures(sid, need):
-    t = _preset(sid)
-    assert t.config.noise == 0 and t.config.batch_size == 10 and t.config.optimizer == "sgd"
+# --- the preset: Playground's algorithm, and the figures it reaches ---------------------
+
+NEED = {"circle": 0.95, "xor": 0.95, "gauss": 0.99}  # test accuracy by epoch 100, noise 0
+SEEDS = range(5)
+
+
+def _playground_update(ws, bs, x, t, lr=0.03):
+    """One update as Playground's nn.ts makes it (float64 numpy): tanh everywhere,
+    dE/dout = out - t for E = ½(out - t)², the derivatives summed over the batch
+    and divided by its size, then ``w -= lr · mean``. Returns the batch's mean E."""
+    acts = [x]
+    for w, b in zip(ws, bs):
+        acts.append(np.tanh(acts[-1] @ w.T + b))
+    d = (acts[-1] - t) * (1 - acts[-1] ** 2)  # dE/d(total input), per example
+    for i in range(len(ws) - 1, -1, -1):
+        below = (d @ ws[i]) * (1 - acts[i] ** 2) if i else None
+        ws[i] -= lr * d.T @ acts[i] / len(x)
+        bs[i] -= lr * d.mean(0)
+        d = below
+    return float(np.mean(0.5 * (acts[-1] - t) ** 2))
+
+
+def _playground_run(ds, seed, epochs=100) -> float:
+    """Playground's whole algorithm on ``ds`` (its units, labels 0/1 -> ±1): weights
+    uniform in [-0.5, 0.5], biases 0.1, the training points in their fixed order in
+    batches of 10, ``epochs`` passes; the test accuracy (sign of the output)."""
+    rng = np.random.default_rng(1000 + seed)
+    sizes = (2, 4, 2, 1)
+    ws = [rng.uniform(-0.5, 0.5, (o, i)) for i, o in zip(sizes, sizes[1:])]
+    bs = [np.full(o, 0.1) for o in sizes[1:]]
+    x, t = ds.x_train.astype(float), 2.0 * ds.y_train - 1
+    for _ in range(epochs):
+        for s in range(0, len(x), 10):
+            _playground_update(ws, bs, x[s : s + 10], t[s : s + 10])
+    out = ds.x_val.astype(float)
+    for w, b in zip(ws, bs):
+        out = np.tanh(out @ w.T + b)
+    return float(((out >= 0) == (ds.y_val > 0.5)).mean())
+
+
+def test_preset_is_playgrounds_data_init_and_update():
+    t = _preset("circle")
+    cfg = t.config
+    assert (cfg.lr, cfg.batch_size, cfg.optimizer, cfg.noise) == (0.03, 10, "sgd", 0)
     assert [lay.width for lay in t.layers] == [4, 2, 1]
-    assert isinstance(t.model[-1], torch.nn.Tanh)  # tanh output
-    while t.epoch < 100:
-        t.step()
-    assert t.evaluate().val_accuracy >= need
+    assert isinstance(t.model[1], torch.nn.Tanh) and isinstance(t.model[-1], torch.nn.Tanh)
+    # Playground's 500 points in its own units (circle: radius 5), half for training
+    x = np.concatenate([t.dataset.x_train, t.dataset.x_val])
+    assert (len(t.dataset.x_train), len(t.dataset.x_val)) == (250, 250)
+    assert 4.9 < np.linalg.norm(x, axis=1).max() <= 5.0
+    # its start: weights uniform in [-0.5, 0.5], biases 0.1
+    lins = [m for m in t.model if isinstance(m, torch.nn.Linear)]
+    ws = [m.weight.detach().double().numpy().copy() for m in lins]
+    bs = [m.bias.detach().double().numpy().copy() for m in lins]
+    flat = np.concatenate([w.ravel() for w in ws])
+    assert np.abs(flat).max() <= 0.5 and flat.std() > 0.2
+    assert all(np.all(b == np.float32(0.1)) for b in bs)
+    # three updates: the engine's steps are Playground's, loss and parameters
+    for _ in range(3):
+        xb, yb = (v.double().numpy() for v in t.sample_batch())
+        want = _playground_update(ws, bs, xb, 2 * yb - 1)
+        assert t.step().loss == pytest.approx(want, rel=1e-5)
+        for m, w, b in zip(lins, ws, bs):
+            np.testing.assert_allclose(m.weight.detach().numpy(), w, atol=1e-6)
+            np.testing.assert_allclose(m.bias.detach().numpy(), b, atol=1e-6)
+    _, yb = t.sample_batch()
+    snap = t.snapshot()  # the views show the target the loss compares with: ±1
+    assert snap.target[0] == 2 * float(yb[snap.sample_row, 0]) - 1 and abs(snap.target[0]) == 1
+    # the classes split where the tanh output crosses 0 (Playground's colours)
+    with torch.no_grad():
+        out = t.model(t.x_val)
+    acc = float(((out > 0) == (t.y_val > 0.5)).float().mean())
+    assert t.evaluate().val_accuracy == pytest.approx(acc)
+    assert np.array_equal(t.predict(t.dataset.x_val), (out[:, 0] > 0).long().numpy())
+
+
+def test_another_loss_after_the_preset_is_that_loss():
+    """Choosing BCE with a sigmoid output after the preset: that loss on 0/1 labels,
+    the classes split at 0.5 (the preset keeps only its data and its start)."""
+    sc = get_scenario("xor")
+    t = _trainer("xor", **{**preset_overrides("playground", sc), "loss": "bce"})
+    t2 = _trainer("xor", **{**preset_overrides("playground", sc), "output_activation": "sigmoid"})
+    for tr in (t, t2):
+        assert not isinstance(tr.loss_fn, type(_preset("xor").loss_fn))
+    t = _trainer(
+        "xor",
+        **{**preset_overrides("playground", sc), "loss": "bce", "output_activation": "sigmoid"},
+    )
+    x, y = t.sample_batch()
+    with torch.no_grad():
+        want = torch.nn.functional.binary_cross_entropy(t.model(x), y)
+        assert float(t.loss_fn(t.model(x), y)) == pytest.approx(float(want))
+        out = t.model(t.x_val)
+    assert t.evaluate().val_accuracy == pytest.approx(
+        float(((out > 0.5) == (t.y_val > 0.5)).float().mean())
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sid", ["circle", "xor", "gauss"])
+def test_preset_reaches_what_playground_reaches(sid):
+    """Five seeds (five data sets and starts) each. Playground's own algorithm does
+    not reach the figures from every start: its 4-2 tanh network sometimes stalls
+    on circle (16 of 20 seeds reach 95 %, measured with _playground_run; xor 19 of
+    20; gauss 20 of 20). The preset must do at least as well as Playground on the
+    same five data sets, and reach the figures on at least 4 of 5 seeds."""
+    sc = get_scenario(sid)
+    need = NEED[sid]
+    got, ref = [], []
+    for seed in SEEDS:
+        t = _trainer(sid, seed=seed, **preset_overrides("playground", sc))
+        while t.epoch < 100:
+            t.step()
+        got.append(t.evaluate().val_accuracy)
+        ref.append(_playground_run(t.dataset, seed))
+    reached, ref_reached = sum(a >= need for a in got), sum(a >= need for a in ref)
+    assert reached >= max(ref_reached, 4), (got, ref)
+    assert np.median(got) >= need
+
+
+@pytest.mark.slow
+def test_preset_through_the_cli(tmp_path):
+    """`nnviz train circle --preset playground --epochs 100 --json`: what users run."""
+    import json
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "nnviz", "train", "circle", "--preset", "playground"]
+    res = subprocess.run(
+        [*cmd, "--epochs", "100", "--json"], capture_output=True, text=True, check=True
+    )
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert (out["epochs"], out["steps"]) == (100, 2500)  # 250 training points, batches of 10
+    assert out["metrics"]["val_accuracy"] >= 0.95
+    assert out["data_note"].startswith("circle: 500 points, noise 0")
 
 
 def test_defaults_change_no_scenario():

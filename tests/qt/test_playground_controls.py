@@ -45,6 +45,7 @@ def test_changes_rebuild_with_the_new_setting(open_app, qtbot):  # noqa: F811
     assert (w.session.config.reg, w.session.config.reg_rate) == ("l2", 0.01)
     rebuilt(qtbot, w, lambda: box.preset.click())
     cfg = w.session.config
+    assert (cfg.preset, cfg.lr, len(trainer().dataset.x_train)) == ("playground", 0.03, 250)
     assert (cfg.hidden, cfg.output_activation, cfg.optimizer, cfg.batch_size) == (
         (4, 2),
         "tanh",
