@@ -40,12 +40,16 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULTS = {"mnist-mlp": (1000, 2000), "spiral": (6000, 10000)}
 
 
+THREADS: int | None = None  # --threads: a fixed count for both (default: chosen by timing)
+
+
 def headless(scenario: str, warmup: int, steps: int) -> dict:
     """The core run loop as ``nnviz train`` drives it (threads chosen by timing)."""
     from nnviz.core import run as R
     from nnviz.core.scenarios import get_scenario
+    from nnviz.core.threads import ThreadTuner
 
-    run = R.Run()
+    run = R.Run(threads=ThreadTuner(fixed=THREADS) if THREADS else None)
     run.submit(R.Configure(get_scenario(scenario)))
     run.submit(R.Step(warmup))
     run.drive()
@@ -92,6 +96,9 @@ def app(scenario: str, warmup: int, steps: int, probe: bool = False) -> dict:
     def check() -> None:
         if s.info is None:
             return
+        if THREADS and not out.get("threads_set"):
+            out["threads_set"] = True
+            s.set_threads(THREADS)
         if not s.playing and not out.get("asked"):  # also past the planned length
             out["asked"] = True
             s.play()
@@ -134,7 +141,8 @@ def app(scenario: str, warmup: int, steps: int, probe: bool = False) -> dict:
 
 def child(kind: str, scenario: str, warmup: int, steps: int) -> dict:
     proc = subprocess.run(
-        [sys.executable, __file__, "--child", kind, scenario, str(warmup), str(steps)],
+        [sys.executable, __file__, "--child", kind, scenario, str(warmup), str(steps)]
+        + (["--threads", str(THREADS)] if THREADS else []),
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -155,8 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--busy", action="store_true", help="keep one core busy (a busy-loop process) throughout"
     )
+    ap.add_argument("--threads", type=int, help="a fixed torch thread count for both sides")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    global THREADS
+    THREADS = args.threads
     if args.child:
         kind, scenario, warmup, steps = args.child
         if kind == "headless":

@@ -17,6 +17,7 @@ import torch
 
 from nnviz.core.data_common import Dataset
 from nnviz.core.errors import NnvizError
+from nnviz.core.training_parts import HalfMSE
 
 # name -> (label, what it computes from x1, x2, the tooltip)
 FEATURES: dict[str, tuple[str, str]] = {
@@ -149,15 +150,19 @@ def same_data(a, b) -> bool:
 # them for training; x1, x2 only; hidden 4-2 tanh and a tanh output; weights
 # uniform in [-0.5, 0.5] and biases 0.1; labels ±1 and the loss ½(out - label)²;
 # the gradient averaged over batches of 10; SGD, learning rate 0.03. With
-# ``preset="playground"`` the engine does all of this (see the helpers below);
-# the config's ``loss`` stays "mse" (the same loss, halved, on ±1 labels).
+# ``preset="playground"`` the engine does all of this (see the helpers below).
+# The loss has its own name, "half_mse" (½·MSE, mean), so that the loss box and
+# the formula panel show the loss autograd differentiates. Labels are ±1 only
+# while the preset's loss and tanh output stay: another loss chosen after the
+# preset (MSE included) is that loss on the 0/1 labels, as in every other
+# scenario, with the classes split at 0.5.
 PLAYGROUND_POINTS = 500
 PLAYGROUND_PRESET = dict(
     preset="playground",
     optimizer="sgd",
     lr=0.03,
     batch_size=10,
-    loss="mse",
+    loss="half_mse",
     hidden=(4, 2),
     activation="tanh",
     output_activation="tanh",
@@ -187,19 +192,18 @@ def is_playground(config) -> bool:
 
 
 def _plus_minus_one(config) -> bool:
-    """Labels ±1 against a tanh output: the preset's, while its loss and output stay."""
+    """Labels ±1 against a tanh output: the preset's, while its loss (½·MSE) and
+    output stay."""
     out = getattr(config, "output_activation", None) or "tanh"
-    return is_playground(config) and config.loss == "mse" and out == "tanh"
+    return is_playground(config) and config.loss == "half_mse" and out == "tanh"
 
 
-class PlaygroundSquare(torch.nn.Module):
+class PlaygroundSquare(HalfMSE):
     """Playground's loss: ``½(out - label)²`` with labels ±1 (nnviz's 0/1 targets
-    mapped to -1/+1), averaged over the batch."""
-
-    reduction = "mean"
+    mapped to -1/+1), averaged over the batch: ``half_mse`` on ±1 labels."""
 
     def forward(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return 0.5 * ((out - (2 * y - 1)) ** 2).mean()
+        return super().forward(out, 2 * y - 1)
 
 
 def preset_loss(config):

@@ -60,8 +60,10 @@ def per_sample_dloss(loss: str, a: np.ndarray, y: np.ndarray, _m) -> np.ndarray 
     if y.size != a.size:
         return None
     d = a - y
-    if loss in ("mse",):
+    if loss == "mse":
         return 2.0 * d / a.size
+    if loss == "half_mse":  # ½·2(a − y): the 2 cancels
+        return d / a.size
     if loss in ("half_sse",):
         return d
     if loss in ("l1_mean", "l1_sum"):
@@ -121,7 +123,7 @@ def output_da_line(
             (fmt(1 - a), FWD),
             (f"){sc} = ", PLAIN),
         ]
-    elif loss in ("mse", "half_sse"):
+    elif loss in ("mse", "half_mse", "half_sse"):
         two = "2" if loss == "mse" else ""
         segs = [*sym(f"dL/da = {two}(a − y){sc} = {two}("), (fmt(a), FWD),
                 (f" − {fmt(y)}){sc} = ", PLAIN)]  # fmt: skip

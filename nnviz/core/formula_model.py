@@ -27,10 +27,11 @@ TOP_TERMS = 4
 PLAIN, FWD, BWD, WEIGHT, NOTE = "", "fwd", "bwd", "w", "note"
 
 #: losses reduced by a mean over the batch (their dL/d· carry 1/m)
-MEAN_LOSSES = ("mse", "l1_mean", "bce", "cross_entropy")
+MEAN_LOSSES = ("mse", "half_mse", "l1_mean", "bce", "cross_entropy")
 
 LOSS_NAMES = {
     "mse": "MSE (mean)",
+    "half_mse": "½·MSE (mean)",
     "half_sse": "½·SSE (sum)",
     "l1_mean": "L1 (mean)",
     "l1_sum": "L1 (sum)",

@@ -44,7 +44,7 @@ from nnviz.core.errors import NnvizError
 from nnviz.core.models import MLPSpec, neuron_layers
 
 #: losses the reference knows, by the names of ``nnviz.core.training_parts.LOSSES``
-REFERENCE_LOSSES = ("mse", "half_sse", "l1_mean", "l1_sum", "bce", "cross_entropy")
+REFERENCE_LOSSES = ("mse", "half_mse", "half_sse", "l1_mean", "l1_sum", "bce", "cross_entropy")
 
 _BCE_EPS = 1e-12  # torch's clamp of a(1 − a) in BCE's backward
 
@@ -121,6 +121,7 @@ def loss_and_grad(name: str, A_L, Y) -> tuple[float, np.ndarray]:
     ``dA_L`` = m · dL/dA_L (seed scale, see the module docstring).
 
     - ``mse``: mean (A − Y)² over all m·k elements; dA = 2(A − Y)/k.
+    - ``half_mse``: ½ · mean (A − Y)² (the Playground preset's); dA = (A − Y)/k.
     - ``half_sse``: ½ Σ (A − Y)²; dA = m (A − Y).
     - ``l1_mean`` / ``l1_sum``: |A − Y|; dA = sign(A − Y)/k, resp. m · sign(A − Y).
     - ``bce`` (A are probabilities): dA = (−Y/A + (1 − Y)/(1 − A))/k, computed as
@@ -158,6 +159,8 @@ def loss_and_grad(name: str, A_L, Y) -> tuple[float, np.ndarray]:
     diff = A - Yf
     if name == "mse":
         return float((diff**2).mean()), 2.0 * diff / k
+    if name == "half_mse":
+        return float(0.5 * (diff**2).mean()), diff / k
     if name == "half_sse":
         return float(0.5 * (diff**2).sum()), m * diff
     if name == "l1_mean":

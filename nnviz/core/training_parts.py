@@ -18,6 +18,16 @@ class HalfSSE(nn.Module):
         return 0.5 * ((output - target) ** 2).sum()
 
 
+class HalfMSE(nn.Module):
+    """½ Σ (y − ŷ)² / (m·k): MSE halved, TensorFlow Playground's ½(out − label)²
+    averaged over the batch (the Playground preset's loss, issue 11)."""
+
+    reduction = "mean"
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return 0.5 * ((output - target) ** 2).mean()
+
+
 @dataclass(frozen=True)
 class LossInfo:
     name: str
@@ -30,6 +40,7 @@ LOSSES: dict[str, LossInfo] = {
     i.name: i
     for i in (
         LossInfo("mse", "MSE (mean)", lambda: nn.MSELoss(), "any"),
+        LossInfo("half_mse", "½·MSE (mean)", HalfMSE, "any"),
         LossInfo("half_sse", "½·SSE (sum)", HalfSSE, "any"),
         LossInfo("l1_mean", "L1 (mean)", lambda: nn.L1Loss(reduction="mean"), "any"),
         LossInfo("l1_sum", "L1 (sum)", lambda: nn.L1Loss(reduction="sum"), "any"),

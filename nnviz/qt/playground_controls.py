@@ -87,7 +87,7 @@ class PlaygroundBox(QGroupBox):
         self.preset = QPushButton("Playground preset")
         self.preset.setToolTip(
             "TensorFlow Playground's start: x₁, x₂ only, hidden 4-2 tanh, tanh output, "
-            "squared loss, SGD, batch 10, noise 0, half the points for testing"
+            "½·MSE on labels ±1, SGD, batch 10, noise 0, half the points for testing"
         )
         self.preset.clicked.connect(lambda: self.presetChosen.emit(dict(PLAYGROUND_PRESET)))
         form.addRow(self.preset)

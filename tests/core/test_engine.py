@@ -409,7 +409,7 @@ def test_unknown_optimizer_is_a_clear_error():
         trainer("gauss", optimizer="lbfgs")
 
 
-@pytest.mark.parametrize("loss", ["mse", "half_sse", "l1_mean", "l1_sum", "bce"])
+@pytest.mark.parametrize("loss", ["mse", "half_mse", "half_sse", "l1_mean", "l1_sum", "bce"])
 def test_every_loss_trains_a_one_output_model(loss):
     tr = trainer("gauss", loss=loss)
     losses = [m.loss for m in train_steps(tr, steps=60)]
@@ -440,7 +440,15 @@ def test_loss_that_does_not_fit_the_model_is_a_clear_error(scenario, loss, messa
 
 
 def test_every_loss_is_covered():
-    assert set(LOSSES) == {"mse", "half_sse", "l1_mean", "l1_sum", "bce", "cross_entropy"}
+    assert set(LOSSES) == {
+        "mse",
+        "half_mse",
+        "half_sse",
+        "l1_mean",
+        "l1_sum",
+        "bce",
+        "cross_entropy",
+    }
 
 
 @pytest.mark.parametrize(

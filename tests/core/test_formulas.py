@@ -36,10 +36,11 @@ def trainer(name: str, dtype=None, model=None, steps: int = 3) -> Trainer:
     return tr
 
 
-def oracle(tr: Trainer, row: int):
+def oracle(tr: Trainer, row: int, loss_fn=None):
     """The snapshot's batch through a float64 copy of the model, with grads
     retained on every z and a: per layer (z, a, dL/dz, dL/da) rows, the
-    parameter grads, the batch input and targets."""
+    parameter grads, the batch input and targets. ``loss_fn``: the loss torch
+    differentiates (default: the config's loss by its name)."""
     x, y = tr.sample_batch()
     model = copy.deepcopy(tr.model).to(torch.float64)
     layers = neuron_layers(model)
@@ -60,7 +61,7 @@ def oracle(tr: Trainer, row: int):
     x64 = x.to(torch.float64)
     y64 = y.to(torch.float64) if y.dtype.is_floating_point else y
     out = model(x64)
-    make_loss(tr.config.loss)(out, y64).backward()
+    (loss_fn or make_loss(tr.config.loss))(out, y64).backward()
     for h in hooks:
         h.remove()
     per_layer = []

@@ -67,6 +67,7 @@ def test_preset_is_playgrounds_data_init_and_update():
     t = _preset("circle")
     cfg = t.config
     assert (cfg.lr, cfg.batch_size, cfg.optimizer, cfg.noise) == (0.03, 10, "sgd", 0)
+    assert cfg.loss == "half_mse"  # named what it is: ½·MSE (mean), on labels ±1
     assert [lay.width for lay in t.layers] == [4, 2, 1]
     assert isinstance(t.model[1], torch.nn.Tanh) and isinstance(t.model[-1], torch.nn.Tanh)
     # Playground's 500 points in its own units (circle: radius 5), half for training
@@ -105,7 +106,9 @@ def test_another_loss_after_the_preset_is_that_loss():
     sc = get_scenario("xor")
     t = _trainer("xor", **{**preset_overrides("playground", sc), "loss": "bce"})
     t2 = _trainer("xor", **{**preset_overrides("playground", sc), "output_activation": "sigmoid"})
-    for tr in (t, t2):
+    t3 = _trainer("xor", **{**preset_overrides("playground", sc), "loss": "mse"})  # real MSE
+    assert isinstance(t3.loss_fn, torch.nn.MSELoss) and t3.snapshot().target[0] in (0.0, 1.0)
+    for tr in (t, t2, t3):
         assert not isinstance(tr.loss_fn, type(_preset("xor").loss_fn))
     t = _trainer(
         "xor",

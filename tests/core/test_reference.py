@@ -35,7 +35,7 @@ DEEP_CE = MLPSpec((3, 5, 5, 3, 3), ("tanh", "relu", "tanh", "linear"))
 SCRATCH = MLPSpec((4, 3, 1), ("sigmoid", "sigmoid"))
 
 # losses that apply to one sigmoid output
-SIGMOID_OUT_LOSSES = ("bce", "mse", "half_sse", "l1_mean", "l1_sum")
+SIGMOID_OUT_LOSSES = ("bce", "mse", "half_mse", "half_sse", "l1_mean", "l1_sum")
 
 
 def _model(spec: MLPSpec, seed: int) -> nn.Sequential:
@@ -48,6 +48,8 @@ def _data(spec: MLPSpec, loss: str, m: int, seed: int) -> tuple[np.ndarray, np.n
     x = rng.normal(size=(m, spec.sizes[0]))
     if loss == "cross_entropy":
         return x, rng.integers(0, spec.sizes[-1], size=m)
+    if loss == "half_mse":  # the Playground preset's: labels ±1
+        return x, 2.0 * rng.integers(0, 2, size=(m, spec.sizes[-1])) - 1.0
     return x, rng.integers(0, 2, size=(m, spec.sizes[-1])).astype(np.float64)
 
 
@@ -119,7 +121,7 @@ def test_cross_entropy_on_logits_matches_autograd(m):
     np.testing.assert_allclose(ref.grads[-1].dZ, p - np.eye(3)[y], atol=1e-14)
 
 
-@pytest.mark.parametrize("loss", ["mse", "half_sse", "bce", "l1_sum"])
+@pytest.mark.parametrize("loss", ["mse", "half_mse", "half_sse", "bce", "l1_sum"])
 @pytest.mark.parametrize("rows", [[0, 1, 2], [2], [0, 2]])
 def test_scratch_mlp_matches_autograd(loss, rows):
     model = _model(SCRATCH, seed=3)
@@ -242,6 +244,8 @@ SMALL = [
     (MLPSpec((2, 3, 1), ("tanh", "sigmoid")), "bce"),
     (MLPSpec((2, 3, 1), ("sigmoid", "sigmoid")), "mse"),
     (MLPSpec((3, 4, 2), ("tanh", "linear")), "half_sse"),
+    (MLPSpec((2, 4, 2, 1), ("tanh", "tanh", "tanh")), "half_mse"),  # the Playground preset
+    (MLPSpec((3, 4, 2), ("tanh", "linear")), "half_mse"),
     (MLPSpec((3, 4, 3), ("leaky_relu", "linear")), "cross_entropy"),
     (MLPSpec((3, 5, 5, 3, 1), ("tanh", "tanh", "tanh", "sigmoid")), "bce"),
 ]
