@@ -8,6 +8,11 @@ sampled. At the end it prints the curve's figures: after the warm-up, the
 start, maximum and end, and the slope (least squares, MB per hour), and exits
 1 if resident memory grew by more than --limit-mb after the warm-up.
 
+Each sample also says how much CPU the window's (GUI) thread used since the
+last one and the longest gap between ticks of a 50 ms timer. If no sample
+comes for 3 intervals, every thread's stack is printed (``kill -USR1 PID``
+prints them at any time); after 5 such dumps the run ends with exit status 3.
+
     python scripts/endurance.py --minutes 30
     python scripts/endurance.py --minutes 5 --csv /tmp/endurance.csv
 """
@@ -15,9 +20,13 @@ start, maximum and end, and the slope (least squares, MB per hour), and exits
 from __future__ import annotations
 
 import argparse
+import contextlib
+import faulthandler
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -41,6 +50,92 @@ def child_pids(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
+def say(*parts) -> None:
+    """print() that never raises. When whoever reads the output has gone (a pipe
+    closed: a tool's time limit, `| head`), print raises BrokenPipeError; in the
+    sampling slot that skipped the end-of-run check, so the window trained on,
+    unreported, until killed (what looked like a stall at 520 s)."""
+    with contextlib.suppress(OSError, ValueError):
+        print(*parts, flush=True)
+
+
+def hot_frames(thread_id: int, seconds: float = 2.0, every: float = 0.01) -> str:
+    """Where a busy thread spends its time: the functions on its stack, counted
+    over ``seconds`` of samples (most frequent first)."""
+    counts: dict[str, int] = {}
+    n = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        frame = sys._current_frames().get(thread_id)
+        seen = set()
+        while frame is not None:
+            code = frame.f_code
+            where = f"{Path(code.co_filename).name}:{code.co_name}"
+            if where not in seen:
+                seen.add(where)
+                counts[where] = counts.get(where, 0) + 1
+            frame = frame.f_back
+        n += 1
+        time.sleep(every)
+    top = sorted(counts.items(), key=lambda kv: -kv[1])[:25]
+    return "\n".join(f"  {100 * c / max(n, 1):5.1f} %  {w}" for w, c in top)
+
+
+def watchdog(
+    last: list[float],
+    stall_s: float,
+    stop: threading.Event,
+    probe=None,
+    give_up: int = 5,
+) -> None:
+    """Dump every thread's stack when the window's event loop stalls (no sample for
+    ``stall_s``), with where the GUI thread spends its time and what ``probe()``
+    says, again every ``stall_s`` while it lasts, and end the process with exit
+    status 3 after ``give_up`` dumps (a stall fails the run; it must not hang).
+    ``kill -USR1 PID`` dumps the stacks at any time."""
+    dumps = 0
+    gui = threading.main_thread().ident
+    while not stop.wait(1.0):
+        if time.monotonic() - last[0] > stall_s:
+            dumps += 1
+            say(f"\n--- no sample for {stall_s:.0f} s: the event loop is stalled ---")
+            with contextlib.suppress(OSError, ValueError):
+                faulthandler.dump_traceback(sys.stdout, all_threads=True)
+            say("the GUI thread's time, by function (2 s of samples):\n" + hot_frames(gui))
+            if probe is not None:
+                for _ in range(3):
+                    say(probe())
+                    time.sleep(0.2)
+            last[0] = time.monotonic()
+            if dumps >= give_up:
+                say("endurance: FAILED, the window's event loop stalled")
+                os._exit(3)  # the GUI thread does not answer: no orderly exit is possible
+
+
+def view_ranges(win):
+    """A probe for the watchdog: every plot's view range and auto-range state,
+    read from pyqtgraph's Python-side state (no Qt call: safe off the GUI thread)."""
+    import pyqtgraph as pg
+
+    boxes = [
+        (pw.objectName() or type(pw.parent()).__name__, pw.getPlotItem().getViewBox())
+        for pw in win.findChildren(pg.PlotWidget)
+    ]
+
+    def probe() -> str:
+        lines = []
+        for name, vb in boxes:
+            st = vb.state
+            (x0, x1), (y0, y1) = st["viewRange"]
+            lines.append(
+                f"  {name:18s} x {x0:12.6g} … {x1:12.6g}  y {y0:10.4g} … {y1:10.4g}  "
+                f"auto {st['autoRange']}"
+            )
+        return "plots:\n" + "\n".join(lines)
+
+    return probe
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=30.0)
@@ -52,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit-mb", type=float, default=50.0)
     ap.add_argument("--csv", type=Path, help="write the samples here")
     ap.add_argument("--no-record", action="store_true", help="do not record the run")
+    ap.add_argument("--verbose", action="store_true", help="also print the session's counters")
     args = ap.parse_args(argv)
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -65,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     from nnviz.qt.bootstrap import make_app
     from nnviz.qt.main_window import MainWindow
 
+    faulthandler.register(signal.SIGUSR1, file=sys.stdout, all_threads=True)
     app = make_app()
     win = MainWindow(args.scenario)
     win.resize(1280, 800)
@@ -72,21 +169,55 @@ def main(argv: list[str] | None = None) -> int:
     samples: list[tuple[float, float, float, int]] = []  # t, window MB, training MB, step
     t0 = time.monotonic()
     me = os.getpid()
+    # the GUI thread's health: its CPU seconds per interval, and the longest gap
+    # between ticks of a 50 ms timer (a frame or event that takes long shows here)
+    last_sample, gui = [time.monotonic()], {"cpu": time.thread_time(), "tick": None, "gap": 0.0}
+    stop = threading.Event()
+    probe = view_ranges(win)
+    if args.verbose:
+        say(probe())
+    threading.Thread(
+        target=watchdog,
+        args=(last_sample, max(3 * args.interval, 30.0), stop, probe),
+        daemon=True,
+    ).start()
+
+    def tick() -> None:
+        now = time.monotonic()
+        if gui["tick"] is not None:
+            gui["gap"] = max(gui["gap"], now - gui["tick"])
+        gui["tick"] = now
 
     def sample() -> None:
+        last_sample[0] = time.monotonic()
         t = time.monotonic() - t0
+        try:
+            record(t)
+        finally:  # whatever happened above, the run ends on time
+            if t >= args.minutes * 60:
+                win.close()
+                app.quit()
+
+    def record(t: float) -> None:
         kids = sum(rss_mb(p) for p in child_pids(me))
         step = win.session.history.metrics.last_step
         if win.session.info is not None and not win.session.playing:
             start()
         samples.append((t, rss_mb(me), kids, step))
-        print(
-            f"{t:7.0f} s  window {samples[-1][1]:7.1f} MB  training {kids:7.1f} MB  step {step:,}",
-            flush=True,
+        cpu = time.thread_time()
+        say(
+            f"{t:7.0f} s  window {samples[-1][1]:7.1f} MB  training {kids:7.1f} MB  step {step:,}"
+            f"  (GUI thread {cpu - gui['cpu']:5.2f} s CPU, longest event gap "
+            f"{gui['gap'] * 1000:5.0f} ms)"
         )
-        if t >= args.minutes * 60:
-            win.close()
-            app.quit()
+        if args.verbose:
+            h, ses = win.session.history, win.session
+            say(
+                f"          snapshots kept {len(h.snapshots)} (version {h.snapshots.version}), "
+                f"health reports {len(h.health)}, in flight {ses._in_flight}, "
+                f"frame {ses.timer.interval()} ms"
+            )
+        gui["cpu"], gui["gap"] = cpu, 0.0
 
     def start() -> None:
         if win.session.info is None:  # not built yet
@@ -105,13 +236,17 @@ def main(argv: list[str] | None = None) -> int:
 
     win.session.finished.connect(go_on)
     win.session.halted.connect(go_on)
+    ticker = QTimer()
+    ticker.timeout.connect(tick)
+    ticker.start(50)
     timer = QTimer()
     timer.timeout.connect(sample)
     timer.start(int(args.interval * 1000))
     QTimer.singleShot(0, sample)
     QTimer.singleShot(500, start)
     app.exec()
-    print(f"(play pressed again {restarts[0]} times: planned lengths reached or halts)")
+    stop.set()
+    say(f"(play pressed again {restarts[0]} times: planned lengths reached or halts)")
     return report(samples, args)
 
 
@@ -124,17 +259,24 @@ def report(samples, args) -> int:
     slope = np.polyfit(judged[:, 0], total, 1)[0] * 3600 if len(judged) > 2 else float("nan")
     growth = total.max() - total[0]
     steps = int(a[-1, 3])
-    print(
+    say(
         f"\nendurance: {args.scenario}, {a[-1, 0] / 60:.1f} min, {steps:,} steps, "
         f"recording {'off' if args.no_record else 'on'}\n"
         f"resident memory (window + training), after {judged[0, 0]:.0f} s warm-up: "
         f"start {total[0]:.1f} MB, max {total.max():.1f} MB, end {total[-1]:.1f} MB, "
         f"growth {growth:+.1f} MB, slope {slope:+.1f} MB/hour"
     )
+    for k, name in ((1, "window"), (2, "training")):
+        col = judged[:, k]
+        fit = np.polyfit(judged[:, 0], col, 1)[0] * 3600 if len(judged) > 2 else float("nan")
+        say(
+            f"  {name:8s}: start {col[0]:.1f} MB, max {col.max():.1f} MB, end {col[-1]:.1f} MB, "
+            f"slope {fit:+.1f} MB/hour"
+        )
     if args.csv:
         np.savetxt(args.csv, a, delimiter=",", header="t_s,window_mb,training_mb,step", comments="")
     ok = growth <= args.limit_mb
-    print("within" if ok else "OVER", f"the {args.limit_mb:.0f} MB limit")
+    say("within" if ok else "OVER", f"the {args.limit_mb:.0f} MB limit")
     return 0 if ok else 1
 
 

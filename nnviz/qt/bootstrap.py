@@ -8,6 +8,7 @@ saying what to do instead.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes.util
 import os
 import re
@@ -166,9 +167,17 @@ def _quiet_known_qt_noise() -> None:
         if previous is not None:
             previous(mode, context, message)
         else:
-            sys.stderr.write(message + "\n")
+            write_stderr(message)
 
     previous = qInstallMessageHandler(handler)
+
+
+def write_stderr(message: str) -> None:
+    """A Qt message on stderr, never raising: Qt calls the handler inside whatever
+    slot or paint is running, and with stderr gone (a closed pipe) the error
+    would abort that slot instead (found by the endurance run, issue 13)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # closed, broken, None
+        sys.stderr.write(message + "\n")
 
 
 def make_app(argv: list[str] | None = None):

@@ -58,6 +58,8 @@ class LossView(QtWidgets.QWidget):
         self.smoothing = DEFAULT_SMOOTHING
         self.marker_step: float | None = None
         self._drawn: tuple | None = None  # what the curves show: (metrics, version, x, w)
+        # the x range follows the run until the user pans or zooms it (double-click: follow)
+        self.follow_x = True
         self._build()
         self.set_theme(theme)
 
@@ -129,6 +131,15 @@ class LossView(QtWidgets.QWidget):
             for name in ("left", "bottom"):  # grid lines behind the curves and the legend
                 pi.getAxis(name).setZValue(-1)
         self.acc_plot.setXLink(self.loss_plot)
+        # The x range is set here, not by pyqtgraph's auto-range: auto-range reads the
+        # downsampled curve, whose last x moves with the downsampling factor, which
+        # moves with the range: on long runs the two chased each other on every paint
+        # and the window froze (seen after 25,000-36,000 steps of mnist-mlp).
+        for pw in (self.loss_plot, self.acc_plot):
+            vb = pw.getPlotItem().getViewBox()
+            vb.disableAutoRange(axis=pg.ViewBox.XAxis)
+            vb.sigRangeChangedManually.connect(self._x_changed_by_hand)
+            pw.scene().sigMouseClicked.connect(self._on_clicked)
         # accuracy autoranges inside 0..100 % but never zooms to a sliver of a percent
         self.acc_plot.getPlotItem().getViewBox().setLimits(yMin=-2, yMax=102, minYRange=10)
         self.loss_plot.setMinimumHeight(80)
@@ -190,6 +201,7 @@ class LossView(QtWidgets.QWidget):
         """A new model: forget what is drawn (the session clears the history; the
         next ``refresh()`` draws whatever it then holds)."""
         self._drawn = None
+        self.follow_x = True
         self.marker_step = None
         self._place_marker()
         self._hide_hover()
@@ -236,7 +248,7 @@ class LossView(QtWidgets.QWidget):
         self._place_marker()
         self._hide_hover()
         self.refresh()
-        self.loss_plot.getPlotItem().enableAutoRange(x=True)
+        self.follow()
         self.xAxisChanged.emit(mode)
 
     def set_smoothing(self, weight: float, *, from_slider: bool = False) -> None:
@@ -423,6 +435,7 @@ class LossView(QtWidgets.QWidget):
             self.acc_plot.setVisible(has_acc)
             self._update_axes()
         self._place_marker()  # steps per epoch may have changed
+        self._follow_range()
         for pw in (self.loss_plot, self.acc_plot):
             # the new range now, not while painting (which would paint twice)
             pw.getPlotItem().getViewBox().prepareForPaint()
@@ -430,6 +443,31 @@ class LossView(QtWidgets.QWidget):
         k = m.nonfinite_count
         self.note.setText(f"{k:,} NaN/Inf loss{'es' if k > 1 else ''} not drawn" if k else "")
         return True
+
+    def follow(self) -> None:
+        """The x axis follows the run again (after a pan or zoom; or a double-click)."""
+        self.follow_x = True
+        self._follow_range()
+
+    def _follow_range(self) -> None:
+        if not self.follow_x:
+            return
+        x = self._x_train()
+        xe = self._x_eval()
+        ends = [v for v in (x[:1], x[-1:], xe[:1], xe[-1:]) if v.size]
+        if not ends:
+            return
+        lo, hi = float(min(v[0] for v in ends)), float(max(v[0] for v in ends))
+        if hi <= lo:  # one point: a little room around it
+            lo, hi = lo - 0.5, hi + 0.5
+        self.loss_plot.getPlotItem().getViewBox().setXRange(lo, hi, padding=0.02)
+
+    def _x_changed_by_hand(self, *_args) -> None:
+        self.follow_x = False
+
+    def _on_clicked(self, event) -> None:
+        if event.double():
+            self.follow()
 
     def _place_marker(self) -> None:
         for m in self.markers:

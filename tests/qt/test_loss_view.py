@@ -264,3 +264,36 @@ def test_a_single_step_is_visible_as_a_point(view, metrics):
     metrics.append_train([1], [0.6])
     view.refresh()
     assert view.train_smooth.opts["symbol"] is None  # a curve from two on
+
+
+def test_a_long_run_keeps_one_x_range_from_paint_to_paint(view, metrics, qtbot):
+    """pyqtgraph's x auto-range read the downsampled curve, whose last x moves
+    with the downsampling factor, which moves with the range: after 25,000+
+    steps the two chased each other on every paint and the window froze."""
+    rng = np.random.default_rng(1)
+    for start in range(0, 60_000, 500):  # as training appends, chunk by chunk
+        metrics.append_train(np.arange(start, start + 500), 1 + rng.normal(0, 0.1, 500))
+    view.refresh()
+    vb = view.loss_plot.getPlotItem().getViewBox()
+    ranges = []
+    for _ in range(4):
+        view.loss_plot.grab()  # a paint
+        qtbot.wait(10)
+        ranges.append(tuple(vb.viewRange()[0]))
+    assert len(set(ranges)) == 1, ranges
+    lo, hi = ranges[0]
+    assert lo <= 0 and hi >= 59_999  # the whole run, up to its last step
+
+
+def test_a_pan_stops_following_the_run_and_a_double_click_follows_again(view, metrics):
+    metrics.append_train(np.arange(1000), noisy_loss(1000))
+    view.refresh()
+    vb = view.loss_plot.getPlotItem().getViewBox()
+    vb.setXRange(100, 200, padding=0)
+    vb.sigRangeChangedManually.emit(vb.state["mouseEnabled"])  # what a drag emits
+    metrics.append_train(np.arange(1000, 2000), noisy_loss(1000))
+    view.refresh()
+    assert not view.follow_x
+    assert vb.viewRange()[0] == pytest.approx([100, 200])  # left where the user put it
+    view.follow()  # a double-click
+    assert vb.viewRange()[0][1] >= 1999
