@@ -234,6 +234,7 @@ class ColumnCaptions:
         self.values: list[list[pg.TextItem]] = []  # per layer, beside each neuron
         self._shown: list[dict[int, tuple[str, str]]] = []  # their text and colour
         self._texts: list[tuple[str, str]] = []
+        self._note_text: list[str] = []  # what each note says now
         self._scale = 1.0
 
     @staticmethod
@@ -269,6 +270,7 @@ class ColumnCaptions:
                 self._add("", theme.muted, (0.5, 0), small_font, ((x0 + x1) / 2, below))
             )
             self._texts.append((title, sub))
+            self._note_text.append("")
             values = []
             if g.kind == "dots" and _has_values(g.width, li, snap):
                 dx, anchor = (-g.r * 1.9, (1, 0.5)) if li == 0 else (g.r * 1.9, (0, 0.5))
@@ -291,28 +293,33 @@ class ColumnCaptions:
             if item.scene() is not None:
                 self.vb.removeItem(item)
         self.titles, self.notes, self.values, self._texts, self._shown = [], [], [], [], []
+        self._note_text = []
 
     def update(self, snap, grad_vmax) -> None:
         """Per frame: the notes (re-laid out only when their text changes) and values."""
         for li, item in enumerate(self.notes):
             text = geo.column_note(snap, li, float(grad_vmax[li]) if li else 0.0)
-            if text != item.toPlainText():
-                item.setText(text)
+            if text != self._note_text[li]:  # re-laying out text costs more than comparing
+                self._note_text[li] = text
+                _set_text(item, text)
             if self.values[li]:
                 texts, best = geo.value_labels(snap, li)
                 shown = self._shown[li]
                 for i, (lab, text) in enumerate(zip(self.values[li], texts)):
                     colour = self.theme.accent if i == best else self.theme.foreground
-                    if (text, colour) != shown.get(i):  # re-laying out text costs more
-                        shown[i] = (text, colour)
-                        lab.setText(text)
+                    was = shown.get(i, ("", ""))
+                    if text != was[0]:
+                        _set_text(lab, text)
+                    if colour != was[1]:
                         lab.setColor(colour)  # the model's answer stands out
+                    shown[i] = (text, colour)
 
     def set_light(self, opacity) -> None:
         """The values dim with their layer during the forward sweep."""
         for values, op in zip(self.values, opacity):
-            for lab in values:
-                lab.setOpacity(op)
+            if values and values[0].opacity() != op:  # a layer's values share one opacity
+                for lab in values:
+                    lab.setOpacity(op)
 
     def fit(self, column_gap_px: float) -> None:
         """Shrink titles and notes (to half at most) to fit ``column_gap_px``."""
@@ -339,6 +346,12 @@ class ColumnCaptions:
         # --- end issue 11 ---
         for item in self.titles:
             item.setTextWidth(220 * self.theme.scale * scale)
+
+
+def _set_text(item: pg.TextItem, text: str) -> None:
+    """``item.setText`` without asking Qt for the old text (the caller knows it changed)."""
+    item.textItem.setPlainText(text)
+    item.updateTextPos()
 
 
 def _has_values(width: int, layer: int, snap) -> bool:
