@@ -116,6 +116,7 @@ class HealthOverlay(QtCore.QObject):
         self._built_for: tuple | None = None
         self._units_drawn: tuple | None = None
         self._key_theme: tuple | None = None
+        self._key_natural, self._key_room = 10_000, None
         self._drawn: tuple | None = None
         self._activity: dict[str, deque] = {}  # layer name → recent batches' active units
         self._last_step: int | None = None
@@ -295,6 +296,7 @@ class HealthOverlay(QtCore.QObject):
         if self._key_theme != (t.name, t.scale):
             self._key_theme = (t.name, t.scale)
             self._show_key()
+        self._fit_key()
         self.key.show()
 
     def _show_key(self) -> None:
@@ -314,10 +316,25 @@ class HealthOverlay(QtCore.QObject):
             f"background: {t.background}; color: {t.foreground}; padding: 3px 6px;"
             f"font-size: {t.pt(10):.1f}pt;"
         )
+        self.key.setWordWrap(False)
+        self.key.setMinimumWidth(0)
+        self.key.setMaximumWidth(16777215)
         self.key.adjustSize()
+        self._key_natural = self.key.width()
+        self.key.setWordWrap(True)  # a narrow panel: the key wraps rather than being cut off
+        self._key_room = None
+        self._fit_key()
         self.key.move(8, 8)
         self.key.show()
         self.key.raise_()
+
+    def _fit_key(self) -> None:
+        room = max(120, self.view.graphics.width() - 16)
+        if room == self._key_room:
+            return
+        self._key_room = room
+        self.key.setFixedWidth(min(self._key_natural, room))
+        self.key.setFixedHeight(self.key.heightForWidth(self.key.width()))
 
     def _hide(self) -> None:
         self._drawn = None

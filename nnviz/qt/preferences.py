@@ -26,6 +26,11 @@ def restore_window(win) -> None:
     geometry, state = s.value("window/geometry"), s.value("window/state")
     if geometry is not None:
         win.restoreGeometry(geometry)
+    else:  # the first time: the default size, but never larger than the screen
+        screen = win.screen()
+        if screen is not None:
+            room = screen.availableGeometry()
+            win.resize(min(win.width(), room.width()), min(win.height(), room.height()))
     if state is not None:
         win.restoreState(state)
     fit = getattr(win, "fit_settings", None)
