@@ -153,6 +153,8 @@ class Progress:
 # --- targets: a scenario id or a model file (issue 9) ---------------------------------------
 
 TARGET_HELP = "a scenario id (see `nnviz scenarios`) or a model file FILE.py"
+# `--preset` of train and open (issue 11: TensorFlow Playground's settings)
+PRESET_HELP = "playground: raw x1,x2, 4-2 tanh, tanh output, ½·MSE on ±1 labels, SGD"
 
 
 class Target:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from nnviz.cli.common import (
+    PRESET_HELP,
     TARGET_HELP,
     add_threads_flag,
     check_data_flag,
@@ -26,6 +27,7 @@ def register(sub) -> None:
     )
     p.add_argument("--theme", choices=("dark", "light"), help="colour theme")
     p.add_argument("--presenter", action="store_true", help="start in presenter mode")
+    p.add_argument("--preset", help=f"{PRESET_HELP} (the 2-D sets)")  # issue 11
     add_threads_flag(p)
     p.add_argument(
         "--history-mb",
@@ -48,6 +50,13 @@ def run(args: argparse.Namespace) -> int:
 
     apply_record_flags(args)
     if (recorded := recorded_path(args.scenario)) is not None:
+        if getattr(args, "preset", None):  # playground (issue 11)
+            from nnviz.core.errors import NnvizError
+
+            raise NnvizError(
+                f"--preset is for the 2-D sets (circle, xor, gauss, spiral), "
+                f"not a recorded run ({recorded})"
+            )
         return run_recorded(args, recorded)
     # --- end issue 10 ---
     from nnviz.core.errors import NnvizError
@@ -57,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
     # loaded again by the app's training process)
     target = resolve_target(args.scenario, DEFAULT_SCENARIO)
     check_data_flag(target, args.data)
+    if getattr(args, "preset", None):  # playground (issue 11): as `nnviz train --preset`
+        from nnviz.core.features import preset_overrides
+
+        preset_overrides(args.preset, target.scenario)  # a bad name or set fails here
     if args.weights is not None:
         if target.model_file is None:
             raise NnvizError(

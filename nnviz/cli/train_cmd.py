@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from nnviz.cli.common import (
+    PRESET_HELP,
     TARGET_HELP,
     Progress,
     add_threads_flag,
@@ -85,9 +86,7 @@ def config_from_args(scenario, args: argparse.Namespace) -> TrainConfig:
 
 def add_playground_flags(p) -> None:
     g = p.add_argument_group("2-D sets (TensorFlow Playground's controls)")
-    g.add_argument(
-        "--preset", help="playground: raw x1,x2, 4-2 tanh, tanh output, ½·MSE on ±1 labels, SGD"
-    )
+    g.add_argument("--preset", help=PRESET_HELP)
     g.add_argument("--noise", type=float, help="label noise, 0 to 0.5 (Playground's 0-50 %%)")
     g.add_argument("--test-ratio", type=float, help="share of the points held out (default 0.5)")
     g.add_argument("--features", help="extra inputs: x1sq,x2sq,x1x2,sinx1,sinx2")

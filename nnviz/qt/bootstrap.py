@@ -275,6 +275,12 @@ def open_window(args: argparse.Namespace):
     overrides = {"seed": args.seed, "device": device}
     if getattr(args, "weights", None):  # --- model files (issue 9): a state_dict to start from
         overrides["weights"] = Path(args.weights)
+    if getattr(args, "preset", None):  # --- playground (issue 11): `open ID --preset playground`
+        from nnviz.core.features import preset_overrides
+        from nnviz.core.scenarios import get_scenario
+
+        sid = args.scenario or DEFAULT_SCENARIO
+        overrides.update(preset_overrides(args.preset, get_scenario(sid)))
     from nnviz.core.history import History
 
     budget = getattr(args, "history_mb", 256) * 2**20

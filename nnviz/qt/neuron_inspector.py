@@ -8,6 +8,7 @@ snapshots the session's history kept up to that step.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -313,19 +314,44 @@ class NeuronInspector(QtWidgets.QFrame):
             QtCore.Qt.TransformationMode.FastTransformation,
         )
 
-    def place_near(self, pos: QtCore.QPoint, bounds: QtCore.QRect | None = None) -> None:
-        """Move beside a point of the parent, kept inside ``bounds`` (default: the parent)."""
+    def place_near(
+        self,
+        pos: QtCore.QPoint,
+        bounds: QtCore.QRect | None = None,
+        avoid: QtCore.QPoint | None = None,
+        keep_seen: Sequence[QtCore.QPoint] = (),
+    ) -> bool:
+        """Move beside a point of the parent, kept inside ``bounds`` (default: the
+        parent) and off ``avoid`` (a clicked edge, issue 11), over as few of
+        ``keep_seen`` (the neurons) as it can; False when there is no room to keep
+        off ``avoid`` (it then lies where it would without it)."""
         parent = self.parentWidget()
         if parent is None:
             self.move(pos)
-            return
+            return True
         area = bounds if bounds is not None else parent.rect()
         self.adjustSize()
-        gap = 18
-        x, y = pos.x() + gap, pos.y() + gap
-        if x + self.width() > area.right():
-            x = pos.x() - self.width() - gap
-        if y + self.height() > area.bottom():
-            y = area.bottom() - self.height() - 4
-        self.move(max(area.left() + 4, x), max(area.top() + 4, y))
+        w, h, gap = self.width(), self.height(), 18
+
+        def fit(x: int, y: int) -> QtCore.QPoint:
+            if y + h > area.bottom():
+                y = area.bottom() - h - 4
+            return QtCore.QPoint(max(area.left() + 4, x), max(area.top() + 4, y))
+
+        x = pos.x() + gap if pos.x() + gap + w <= area.right() else pos.x() - w - gap
+        spot, ok = fit(x, pos.y() + gap), True
+        if avoid is not None:
+            xs = (x, pos.x() + gap, pos.x() - w - gap, avoid.x() + gap, avoid.x() - w - gap)
+            ys = (pos.y() + gap, avoid.y() + gap, avoid.y() - h - gap, pos.y() - h - gap)
+            spots = [spot] + [fit(cx, cy) for cy in ys for cx in xs]
+            clear = [
+                s
+                for s in spots
+                if not QtCore.QRect(s, self.size()).adjusted(-6, -6, 6, 6).contains(avoid)
+                and area.contains(QtCore.QRect(s, self.size()))
+            ]
+            hidden = lambda s: sum(QtCore.QRect(s, self.size()).contains(q) for q in keep_seen)  # noqa: E731
+            spot, ok = (min(clear, key=hidden), True) if clear else (spot, False)
+        self.move(spot)
         self.raise_()
+        return ok

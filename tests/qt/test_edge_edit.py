@@ -7,11 +7,15 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtWidgets
 
+from nnviz.core.features import preset_overrides
 from nnviz.core.numfmt import fmt
+from nnviz.core.scenarios import get_scenario
+from nnviz.qt.layout_modes import LayoutModes
 from nnviz.qt.weight_edit_dialog import WeightEditDialog
 from tests.qt.test_main_window import WAIT_MS, open_app, rebuilt  # noqa: F401
 
 LEFT = QtCore.Qt.MouseButton.LeftButton
+CIRCLE = get_scenario("circle")
 
 
 def _edge_point(net, layer: int, row: int, col: int, t: float = 0.5) -> QtCore.QPoint:
@@ -53,6 +57,11 @@ def test_click_an_edge_type_a_value_and_undo(open_app, qtbot, layer, row, col): 
         layer,
         row,
     )
+    # neither the dialog nor the inspector covers the clicked edge; the dialog is on screen
+    clicked = vp.mapToGlobal(pos)
+    assert not dialog.frameGeometry().contains(clicked)
+    assert dialog.screen().availableGeometry().contains(dialog.frameGeometry())
+    assert not net.inspector.geometry().contains(vp.mapTo(net, pos))
     # type a value (the old one is selected: typing replaces it) and accept
     qtbot.keyClicks(dialog.value, "-1.75")
     assert dialog.value.value() == -1.75
@@ -66,8 +75,8 @@ def test_click_an_edge_type_a_value_and_undo(open_app, qtbot, layer, row, col): 
     assert np.count_nonzero(net.snapshot.params[f"{name}.weight"] != others.numpy()) == 1
     rows = {j: v for j, v, _ in net.inspector.info.incoming}
     assert rows[col] == -1.75  # ... and the inspector
-    # hovering it again names the new value (the scene's move signal: the pinned
-    # inspector may lie over the edge, and QTest sends its moves to the widget on top)
+    # hovering it again names the new value (the scene's move signal: the mouse is
+    # already there, and a move to where it is sends nothing)
     net.graphics.scene().sigMouseMoved.emit(net.graphics.mapToScene(pos))
     assert net.graphics.toolTip() == f"w[{layer}][{row},{col}] = {fmt(-1.75)} — click to edit"
     # Ctrl+Z restores the old value, in the model, the view and the inspector
@@ -90,3 +99,34 @@ def test_a_click_beside_the_edges_opens_nothing(open_app, qtbot):  # noqa: F811
     qtbot.mouseClick(vp, LEFT, pos=QtCore.QPoint(3, 3))  # a corner: no edge, no neuron
     qtbot.wait(50)
     assert _dialog(net) is None and net.graphics.toolTip() == ""
+
+
+def test_on_a_projector_nothing_covers_the_clicked_edge_while_typing(
+    open_app,  # noqa: F811
+    qtbot,
+    monkeypatch,
+):
+    """Presenter mode at 1280×720: the inspector is too big to sit beside the edge,
+    so it steps aside while the dialog is open and comes back with the new value."""
+    monkeypatch.setattr(LayoutModes, "screen_height", lambda self: 720)
+    w = open_app("circle", overrides={"seed": 0, **preset_overrides("playground", CIRCLE)})
+    monkeypatch.setattr(w, "showFullScreen", lambda: w.resize(1280, 720))
+    w.actions_.presenter.setChecked(True)
+    w.resize(1280, 720)
+    net, vp = w.network, w.network.graphics.viewport()
+    qtbot.waitUntil(lambda: net.graphics.height() < 400, timeout=WAIT_MS)
+    qtbot.wait(200)  # the view refits to its new size
+    pos = _edge_point(net, 2, 1, 3)
+    qtbot.mouseClick(vp, LEFT, pos=pos)
+    qtbot.waitUntil(lambda: _dialog(net) is not None, timeout=WAIT_MS)
+    dialog = _dialog(net)
+    assert not dialog.frameGeometry().contains(vp.mapToGlobal(pos))
+    ins = net.inspector
+    assert not (ins.isVisible() and ins.geometry().contains(vp.mapTo(net, pos)))
+    assert net._selected == (2, 1)  # still pinned
+    dialog.value.setValue(1.25)
+    dialog.accept()
+    qtbot.waitUntil(lambda: ins.isVisible(), timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: dict((j, v) for j, v, _ in ins.info.incoming).get(3) == 1.25, timeout=WAIT_MS
+    )
