@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 HIST_BINS = 16  # bins of every activation / gradient histogram
+MAX_UNITS = 64  # a Linear (or activation) this wide or narrower keeps its units
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,10 @@ class BlockSnapshot:
     For a ``Conv2d``: ``maps`` (C, H, W) and ``map_grads`` are the chosen
     sample's output and its gradient, ``kernels`` (out, in, kh, kw) its
     weights (the first ``MAX_*`` of each, see module_capture).
+    For a ``Linear`` or an elementwise activation whose output is
+    (batch, units) with at most ``MAX_UNITS`` units: ``units`` (units,) is
+    the chosen sample's output and ``unit_grads`` its dL/d(output); a
+    ``Linear`` also keeps that sample's input, ``unit_inputs`` (fan_in,).
     """
 
     name: str
@@ -67,6 +72,9 @@ class BlockSnapshot:
     maps: np.ndarray | None = None
     map_grads: np.ndarray | None = None
     kernels: np.ndarray | None = None
+    units: np.ndarray | None = None
+    unit_grads: np.ndarray | None = None
+    unit_inputs: np.ndarray | None = None
 
     @property
     def label(self) -> str:
@@ -75,6 +83,7 @@ class BlockSnapshot:
 
     @property
     def nbytes(self) -> int:
-        arrays = (self.maps, self.map_grads, self.kernels)
+        arrays = (self.maps, self.map_grads, self.kernels, self.units, self.unit_grads,
+                  self.unit_inputs)  # fmt: skip
         hists = [s.hist for s in (self.act, self.grad) if s is not None]
         return sum(int(a.nbytes) for a in (*arrays, *hists) if a is not None)

@@ -7,7 +7,9 @@ with statistics of its output, computed when the module returns (before a
 later in-place op such as ``ReLU(inplace=True)`` can change it), and of the
 gradient of the loss w.r.t. that output, from a tensor hook on it. A
 ``Conv2d`` also keeps the chosen sample's feature maps, their gradients and
-its kernels. Everything is copied off the device into read-only numpy.
+its kernels; a narrow ``Linear`` or activation (at most ``MAX_UNITS``
+outputs a sample) keeps the chosen sample's units and their gradients.
+Everything is copied off the device into read-only numpy.
 
 :class:`SnapshotCapture` is the engine's one capture: the neuron layers of
 :class:`~nnviz.core.step_capture.LayerCapture` plus, for a model that is
@@ -22,7 +24,7 @@ import torch
 from torch import nn
 
 from nnviz.core.arrays import frozen
-from nnviz.core.block_snapshot import HIST_BINS, BlockSnapshot, TensorStats
+from nnviz.core.block_snapshot import HIST_BINS, MAX_UNITS, BlockSnapshot, TensorStats
 from nnviz.core.models import activation_of
 from nnviz.core.step_capture import LayerCapture
 
@@ -30,6 +32,7 @@ __all__ = ["ModuleCapture", "SnapshotCapture", "is_linear_chain", "tensor_stats"
 
 MAX_MAP_CHANNELS = 64  # feature maps kept per Conv2d (the first ones)
 MAX_KERNEL_IN = 16  # kernel input channels kept
+MAX_UNIT_INPUTS = 4096  # a narrow Linear's input for the sample, kept up to this fan-in
 DEAD_TYPES = ("ReLU", "ReLU6")  # outputs exactly 0 mean a dead unit
 _CHAIN_TYPES = (nn.Linear, nn.Flatten, nn.Dropout, nn.Identity)
 
@@ -109,7 +112,8 @@ def tensor_stats(t: torch.Tensor) -> TensorStats | None:
 
 class _Record:
     __slots__ = ("name", "type", "parent", "depth", "container", "shapes", "act", "grad",
-                 "dead", "params", "maps", "map_grads", "kernels")  # fmt: skip
+                 "dead", "params", "maps", "map_grads", "kernels", "units", "unit_grads",
+                 "unit_inputs")  # fmt: skip
 
     def __init__(self, name: str, type_: str, parent: str, depth: int, params: int) -> None:
         self.name, self.type, self.parent, self.depth = name, type_, parent, depth
@@ -118,6 +122,7 @@ class _Record:
         self.act = self.grad = self.dead = None
         self.params = params
         self.maps = self.map_grads = self.kernels = None
+        self.units = self.unit_grads = self.unit_inputs = None
 
     def freeze(self) -> BlockSnapshot:
         return BlockSnapshot(
@@ -135,6 +140,9 @@ class _Record:
             maps=self.maps,
             map_grads=self.map_grads,
             kernels=self.kernels,
+            units=self.units,
+            unit_grads=self.unit_grads,
+            unit_inputs=self.unit_inputs,
         )
 
 
@@ -196,9 +204,11 @@ class ModuleCapture:
 
     def _post(self, module: nn.Module):
         is_conv = isinstance(module, nn.Conv2d)
+        is_linear = isinstance(module, nn.Linear)
+        narrow = is_linear or activation_of(module) is not None  # may keep its units
         dead = type(module).__name__ in DEAD_TYPES
 
-        def post(_m, _args, out):
+        def post(_m, args, out):
             if not self._stack:
                 return
             rec = self._stack.pop()
@@ -215,17 +225,26 @@ class ModuleCapture:
                 sample = t[self.row % t.shape[0]] if t.dim() == 4 else t
                 rec.maps = frozen(sample[:MAX_MAP_CHANNELS])
                 rec.kernels = frozen(module.weight[:, :MAX_KERNEL_IN][:MAX_MAP_CHANNELS])
+            units = narrow and t.dim() == 2 and 0 < t.shape[1] <= MAX_UNITS and t.shape[0] > 0
+            if units:  # (batch, units): the chosen sample's units, as the neuron view has them
+                r = self.row % t.shape[0]
+                rec.units = frozen(t[r])
+                x = args[0] if is_linear and args and isinstance(args[0], torch.Tensor) else None
+                if x is not None and x.dim() == 2 and x.shape[0] == t.shape[0]:
+                    rec.unit_inputs = frozen(x[r]) if x.shape[1] <= MAX_UNIT_INPUTS else None
             if self.grads and t.requires_grad:
-                t.register_hook(self._grad_hook(rec, is_conv and sample is not None))
+                t.register_hook(self._grad_hook(rec, is_conv and sample is not None, units))
 
         return post
 
-    def _grad_hook(self, rec: _Record, maps: bool):
+    def _grad_hook(self, rec: _Record, maps: bool, units: bool = False):
         def hook(g):
             rec.grad = tensor_stats(g)
             if maps:
                 gs = g[self.row % g.shape[0]] if g.dim() == 4 else g
                 rec.map_grads = frozen(gs[:MAX_MAP_CHANNELS])
+            if units:
+                rec.unit_grads = frozen(g[self.row % g.shape[0]])
 
         return hook
 

@@ -125,6 +125,7 @@ def snapshot_arrays(snap: Snapshot) -> tuple[dict, dict[str, np.ndarray]]:
     return info, arrays
 
 
+_UNIT_KEYS = ("units", "unit_grads", "unit_inputs")  # a narrow layer's units (issue 9)
 _STATS = ("mean", "std", "lo", "hi", "norm", "zero_fraction", "count", "nonfinite")
 
 
@@ -153,6 +154,7 @@ def _block_info(i: int, b, put) -> dict:
         "maps": put(f"B{i}:maps", b.maps),
         "map_grads": put(f"B{i}:map_grads", b.map_grads),
         "kernels": put(f"B{i}:kernels", b.kernels),
+        **{k: put(f"B{i}:{k}", getattr(b, k, None)) for k in _UNIT_KEYS},  # units (issue 9)
     }
 
 
@@ -182,6 +184,7 @@ def _blocks_from(info: dict, get) -> tuple:
             maps=get(b["maps"]),
             map_grads=get(b["map_grads"]),
             kernels=get(b["kernels"]),
+            **{k: get(b.get(k)) for k in _UNIT_KEYS},  # units (issue 9)
         )
         for b in info.get("blocks") or ()
     )

@@ -4,7 +4,8 @@ Every visible module call is a row, in forward order, indented by how deep
 it runs; rows flow down a column and on into the next, like a newspaper.
 A ``Conv2d`` row is taller: under its header, the chosen sample's feature
 maps and their gradients as mosaics of per-channel tiles (and the kernels
-when asked for). All sizes are in pixels at presenter scale ``s``; one view
+when asked for). A narrow ``Linear`` or activation row has a strip of its
+units as discs (:class:`UnitStrip`), words on its left. All sizes are in pixels at presenter scale ``s``; one view
 unit is one pixel when the drawing fits the widget.
 """
 
@@ -28,6 +29,9 @@ MOSAIC_MAX_H = 170.0  # a feature-map mosaic's height at most
 KERNEL_MAX_H = 260.0
 TILE_MAX = 64.0  # a tile's side at most
 KERNEL_ROWS, KERNEL_COLS = 16, 8  # kernels shown: out × in channels at most
+UNIT_PITCH_MIN, UNIT_PITCH_MAX = 16.0, 28.0  # between neighbouring units' centres
+UNIT_CAPTION_W = 150.0  # the words left of the discs
+UNIT_LINE_H = 19.0  # a line of those words
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,53 @@ class Mosaic:
 
 
 @dataclass(frozen=True)
+class UnitStrip:
+    """A layer's units as discs, ``per_line`` to a line, ``pitch`` px apart;
+    the words about them start at ``caption``."""
+
+    rect: tuple[float, float, float, float]  # the discs' cells: x, y, w, h
+    caption: tuple[float, float]
+    count: int
+    per_line: int
+    pitch: float
+    halo: float = 0.55  # the largest halo grows a disc's diameter by this share
+
+    @property
+    def radius(self) -> float:
+        return 0.3 * self.pitch  # 2r(1 + halo) < pitch: neighbouring halos never touch
+
+    def centres(self) -> np.ndarray:
+        line, col = np.divmod(np.arange(self.count), self.per_line)
+        x0, y0 = self.rect[:2]
+        return np.column_stack([x0 + (col + 0.5) * self.pitch, y0 + (line + 0.5) * self.pitch])
+
+    def unit_at(self, x: float, y: float) -> int | None:
+        """The unit whose cell is under a point, or None."""
+        x0, y0 = self.rect[:2]
+        if x < x0 or y < y0:
+            return None
+        col, line = int((x - x0) // self.pitch), int((y - y0) // self.pitch)
+        k = line * self.per_line + col
+        return k if col < self.per_line and k < self.count else None
+
+
+def unit_strip(n: int, x: float, y: float, w: float, s: float) -> tuple[UnitStrip, float]:
+    """Discs for ``n`` units in ``w`` px from (x, y), as few lines as keep them
+    ``UNIT_PITCH_MIN`` apart, and the strip's height."""
+    least = math.ceil(UNIT_PITCH_MIN * s)  # whole pixels: each disc's picture is crisp
+    disc_w = max(w - UNIT_CAPTION_W * s, least)
+    lines = math.ceil(n / max(1, int(disc_w // least)))
+    per_line = math.ceil(n / lines)
+    pitch = float(math.floor(min(UNIT_PITCH_MAX * s, disc_w / per_line)))
+    words_h = 2 * UNIT_LINE_H * s
+    h = max(lines * pitch, words_h)
+    dx, dy = x + UNIT_CAPTION_W * s, y + (h - lines * pitch) / 2
+    strip = UnitStrip((dx, dy, per_line * pitch, lines * pitch), (x, y + (h - words_h) / 2), n,
+                      per_line, pitch)  # fmt: skip
+    return strip, h
+
+
+@dataclass(frozen=True)
 class RowGeom:
     index: int  # into the snapshot's blocks
     rect: tuple[float, float, float, float]
@@ -67,6 +118,7 @@ class RowGeom:
     maps: Mosaic | None = None
     map_grads: Mosaic | None = None
     kernels: Mosaic | None = None
+    units: UnitStrip | None = None
 
 
 def mosaic_shape(channels: int, h: int, w: int, max_w: float, max_h: float) -> tuple[int, float]:
@@ -151,9 +203,12 @@ def _row(b: BlockSnapshot, i: int, x, y, col_w, s, show_kernels: bool) -> RowGeo
     indent = INDENT * s * b.depth
     inner_w = col_w - indent
     h = ROW_H * s
-    maps = grads = kern = None
+    maps = grads = kern = units = None
     mx = x + indent + 10 * s
     label_h = 20 * s
+    if b.units is not None and b.units.ndim == 1 and b.units.size:
+        units, uh = unit_strip(int(b.units.size), mx, y + h - 4 * s, inner_w - 20 * s, s)
+        h += uh + 4 * s
     if b.maps is not None and b.maps.ndim == 3:
         half = (inner_w - 30 * s) / 2
         maps = _mosaic(mx, y + h + label_h, b.maps.shape, half, MOSAIC_MAX_H * s)
@@ -170,7 +225,7 @@ def _row(b: BlockSnapshot, i: int, x, y, col_w, s, show_kernels: bool) -> RowGeo
     hy = y + ROW_H * s - HIST_H * s - 9 * s
     act = (hx, hy, hist_w, HIST_H * s)
     grad = (hx + hist_w + 14 * s, hy, hist_w, HIST_H * s)
-    return RowGeom(i, rect, indent, act, grad, maps, grads, kern)
+    return RowGeom(i, rect, indent, act, grad, maps, grads, kern, units)
 
 
 def bounds(rows: list[RowGeom], size: tuple[float, float]) -> tuple[float, float, float, float]:
@@ -209,13 +264,32 @@ def visible_rows(blocks: tuple[BlockSnapshot, ...], folded: set[str]) -> list[in
 
 
 def default_folds(blocks: tuple[BlockSnapshot, ...], size, s: float) -> set[str]:
-    """Containers folded at first: the deepest ones, until the rows fit the widget."""
+    """Containers folded at first: the deepest ones, until the rows fit the
+    widget; then those of the last depth folded unfold again, in forward
+    order, while the rows still fit."""
     folded: set[str] = set()
     containers = [b for b in blocks if b.container]
+    last: list[str] = []
     for depth in sorted({b.depth for b in containers}, reverse=True):
-        rows = row_geoms(blocks, visible_rows(blocks, folded), size, s)
-        _, _, w, h = bounds(rows, size)
-        if w <= size[0] + 1 and h <= size[1] + 1:
+        if _fits(blocks, folded, size, s):
             break
-        folded |= {b.name for b in containers if b.depth == depth}
+        last = [b.name for b in containers if b.depth == depth]
+        folded |= set(last)
+    else:
+        if not _fits(blocks, folded, size, s):
+            return folded  # folded to the top and still too tall: the view scrolls
+    for name in last:
+        if not _fits(blocks, folded - {name}, size, s):
+            break
+        folded.discard(name)
     return folded
+
+
+def _fits(blocks, folded: set[str], size, s: float) -> bool:
+    """Whether the rows shown with these folds fit the widget unscrolled (one flow)."""
+    width, height = size
+    ncols = max(1, int((width - GAP * s) // (COL_W * s)))
+    col_w = max(COL_W * s, (width - GAP * s) / ncols - GAP * s)
+    rows, used = _flow(blocks, visible_rows(blocks, folded), col_w, height, s, frozenset())
+    _, _, w, h = bounds(rows, size)
+    return used <= ncols and w <= width + 1 and h <= height + 1

@@ -7,7 +7,9 @@ outputs over the batch (coloured by value) and one of dL/d(output) (coloured
 by the gradient map), with mean and standard deviation; ReLU-family rows say
 how many outputs are dead. A ``Conv2d`` row adds the chosen sample's feature
 maps and their gradients, one tile per channel, and its kernels on demand
-(double-click or right-click). Containers fold and unfold (double-click).
+(double-click or right-click). A narrow Linear or activation row adds the
+chosen sample's units as neurons (:mod:`nnviz.qt.block_neurons`).
+Containers fold and unfold (double-click).
 The forward and backward sweeps light the rows in order; hovering or
 clicking shows the inspector with the real numbers.
 
@@ -29,6 +31,7 @@ from nnviz.core.history import History
 from nnviz.core.numfmt import fmt, fmt_percent
 from nnviz.core.snapshot import Snapshot
 from nnviz.qt import block_layout as L
+from nnviz.qt import block_neurons as U
 from nnviz.qt.block_info import block_info, shape_text, value_of
 from nnviz.qt.neuron_inspector import NeuronInfo, NeuronInspector
 from nnviz.qt.theme import DARK, Theme, diverging_lut, gradient_lut, lut_indices
@@ -73,14 +76,17 @@ class _Row:
     extras: list = field(default_factory=list)  # labels over the mosaics
     grad_extras: list = field(default_factory=list)  # ... and over the gradients' mosaic
     texts: dict[str, str] = field(default_factory=dict)  # what each text shows now
+    units: U.UnitItems | None = None  # a narrow layer's units as neurons
 
     def lit_items(self) -> list:
-        return [self.card, self.title, self.sub, self.act_label, self.act_img,
+        units = self.units.lit_items() if self.units is not None else []
+        return [self.card, self.title, self.sub, self.act_label, self.act_img, *units,
                 *(im for k, im in self.images.items() if k != "map_grads"), *self.extras]  # fmt: skip
 
     def grad_items(self) -> list:
         grads = [self.images["map_grads"]] if "map_grads" in self.images else []
-        return [self.grad_label, self.grad_img, *grads, *self.grad_extras]
+        units = self.units.grad_items() if self.units is not None else []
+        return [self.grad_label, self.grad_img, *grads, *units, *self.grad_extras]
 
     def all_items(self) -> list:
         return [*self.lit_items(), *self.grad_items()]
@@ -113,6 +119,7 @@ class BlockView(QtWidgets.QWidget):
         self._selected: tuple | None = None  # (name, part, (ch, i, j) | None)
         self._hover: tuple | None = None
         self._series_key, self._series = None, None
+        self.unit_scales = U.UnitScales()
 
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -164,6 +171,7 @@ class BlockView(QtWidgets.QWidget):
             self.folded = None
             self._selected = self._hover = None
             self.inspector.hide()
+            self.unit_scales = U.UnitScales()
         self.snapshot = snap
         self._build(snap)
         self._render(snap)
@@ -223,18 +231,27 @@ class BlockView(QtWidgets.QWidget):
         row = self._row(name)
         return bool(row is not None and row.grad_img.isVisible() and row.grad_img.opacity() > 0)
 
+    def units_of(self, name: str) -> U.UnitItems | None:
+        """A visible row's units as drawn (None: the row has none)."""
+        row = self._row(name)
+        return None if row is None else row.units
+
     def text_of(self, name: str) -> str:
         """Every text a block's row shows, joined (for tests and screen readers)."""
         row = self._row(name)
         return "" if row is None else " | ".join(row.texts.values())
 
-    def hit(self, x: float, y: float) -> tuple[str, str, tuple[int, int, int] | None] | None:
-        """(block name, part, (channel, row, column) in a mosaic or None) under a point."""
+    def hit(self, x: float, y: float) -> tuple[str, str, tuple[int, ...] | None] | None:
+        """(block name, part, (channel, row, column) in a mosaic, (unit,) in a
+        row's units, or None) under a point."""
         for r in self._rows:
             x0, y0, w, h = r.geom.rect
             if not (x0 <= x <= x0 + w and y0 <= y <= y0 + h):
                 continue
             name = self.snapshot.blocks[r.geom.index].name
+            k = r.geom.units.unit_at(x, y) if r.geom.units is not None else None
+            if k is not None:
+                return name, "units", (k,)
             for part in ("maps", "map_grads", "kernels"):
                 m = getattr(r.geom, part)
                 if m is not None:
@@ -363,15 +380,21 @@ class BlockView(QtWidgets.QWidget):
             colour = t.backward if part == "map_grads" else t.muted
             lab = self._text(label, m.rect[0], m.rect[1] - 19 * s, self._font, colour)
             (row.grad_extras if part == "map_grads" else row.extras).append(lab)
+        if g.units is not None:
+            row.units = U.UnitItems(self.vb, g.units, b, t, self._font)
         return row
 
     # --- per snapshot --------------------------------------------------------------------
 
     def _render(self, snap: Snapshot) -> None:
-        self._set(self, "header", self.header,
-                  f"step {snap.step:,} · loss {fmt(snap.loss)} · sample #{snap.sample_index}"
-                  f" · {len(snap.blocks)} module calls")  # fmt: skip
         shown = [snap.blocks[row.geom.index] for row in self._rows]
+        self.unit_scales.update(shown)
+        head = (f"step {snap.step:,} · loss {fmt(snap.loss)} · sample #{snap.sample_index}"
+                f" · {len(snap.blocks)} module calls")  # fmt: skip
+        units = any(r.units is not None for r in self._rows)
+        width = self._size()[0] - 2 * L.GAP * self.theme.scale
+        self._set(self, "header", self.header,
+                  U.header_text(head, self.unit_scales, units, self._title_font, width))  # fmt: skip
         act_imgs = self._hist_rgba([b.act for b in shown], self.act_lut)
         grad_imgs = self._hist_rgba([b.grad for b in shown], self.grad_lut)
         for k, (row, b) in enumerate(zip(self._rows, shown)):
@@ -394,6 +417,8 @@ class BlockView(QtWidgets.QWidget):
                 if part == "kernels":
                     arr = L.kernel_grid(arr)
                 self._put(img, self._mosaic_rgba(arr, m, lut), m.rect)
+        U.paint_units([(r.units, b) for r, b in zip(self._rows, shown) if r.units is not None],
+                      self.unit_scales)  # fmt: skip
         self._apply_phase()
         target = self._selected or self._hover
         if target is not None and self.inspector.isVisible() and self._block(target[0]):

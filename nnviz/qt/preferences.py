@@ -26,11 +26,19 @@ def restore_window(win) -> None:
     geometry, state = s.value("window/geometry"), s.value("window/state")
     if geometry is not None:
         win.restoreGeometry(geometry)
-    else:  # the first time: the default size, but never larger than the screen
-        screen = win.screen()
-        if screen is not None:
-            room = screen.availableGeometry()
-            win.resize(min(win.width(), room.width()), min(win.height(), room.height()))
+    # The first time the default size, and a size remembered from a larger
+    # screen (a desk monitor, then a 1280x720 projector): never larger than the
+    # screen, and on it.
+    screen = win.screen()
+    if screen is not None and not win.isMaximized() and not win.isFullScreen():
+        room = screen.availableGeometry()
+        w, h = min(win.width(), room.width()), min(win.height(), room.height())
+        if (w, h) != (win.width(), win.height()):
+            win.resize(w, h)
+        if not room.contains(win.frameGeometry()):
+            x = min(max(win.x(), room.left()), room.right() - w + 1)
+            y = min(max(win.y(), room.top()), room.bottom() - h + 1)
+            win.move(x, y)
     if state is not None:
         win.restoreState(state)
     fit = getattr(win, "fit_settings", None)

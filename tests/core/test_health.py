@@ -111,7 +111,11 @@ def test_numbers_match_torch(scenario):
             v = values.numpy().reshape(-1).astype(la.dist("weight").edges.dtype)
             assert d.total == v.size and not d.sampled
             counts, _ = np.histogram(v, bins=d.edges)
-            assert np.abs(d.counts - counts).sum() <= 2  # float32 values on bin edges
+            # a float32 value within rounding of a bin edge may fall either side
+            # (a nearly constant tensor has bins narrower than float32 resolves)
+            tol = 4 * np.finfo(np.float32).eps * np.abs(v)
+            on_edge = (np.abs(v[:, None] - d.edges[None, :]) <= tol[:, None]).any(axis=1)
+            assert np.abs(d.counts - counts).sum() <= 2 * max(1, int(on_edge.sum()))
             np.testing.assert_allclose(
                 d.percentiles, np.percentile(v, PERCENTILES), rtol=1e-5, atol=1e-6
             )

@@ -159,6 +159,24 @@ def test_the_window_remembers_its_layout_and_theme_but_not_full_screen(qtbot, ap
         w.close()
 
 
+def test_a_window_remembered_from_a_larger_screen_reopens_on_this_one(qtbot, app):
+    # saved on a 1920x1080 desk monitor, opened on a smaller screen (offscreen's):
+    # it must fit and be on it, not run off the projector
+    w = ready(qtbot, open_window(build_parser().parse_args(["open", "or-gate"])))
+    room = w.screen().availableGeometry()
+    w.setGeometry(room.x() + 300, room.y() + 200, room.width() + 640, room.height() + 360)
+    w.close()
+    w = ready(qtbot, open_window(build_parser().parse_args(["open", "or-gate"])))
+    try:
+        least = w.minimumSizeHint()  # (offscreen's 800x800 is narrower than the window can be)
+        assert w.width() <= max(room.width(), least.width())
+        assert w.height() <= max(room.height(), least.height())
+        assert w.x() >= room.left() and w.y() >= room.top()  # its title bar is on screen
+        assert w.x() < room.left() + 300 and w.y() < room.top() + 200  # moved onto it
+    finally:
+        w.close()
+
+
 def test_the_picker_lists_every_scenario_with_title_and_source(open_app, qtbot):
     w = open_app("xor")
     combo = w.controls.scenario
