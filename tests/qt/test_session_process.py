@@ -28,11 +28,17 @@ def test_the_session_trains_in_a_child_and_keeps_the_history(qtbot, session):
     assert not session.in_process and session.worker.trainer is None
     with qtbot.waitSignal(session.built, timeout=WAIT_MS):
         session.open_scenario("xor")
+    # xor's planned 600 steps can be over in a fraction of a second: train past
+    # them first, so that the race below has no end to stop it
+    with qtbot.waitSignal(session.finished, timeout=WAIT_MS):
+        session.play()
+    qtbot.waitUntil(lambda: not session.playing, timeout=WAIT_MS)
     shown = []
     session.snapshotReady.connect(shown.append)
     session.play()
-    qtbot.waitUntil(lambda: session.playing and session.step >= 100, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: session.playing and session.step >= 700, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: len(shown) >= 3, timeout=WAIT_MS)  # pictures while racing
+    assert session.playing  # they came while it raced, not from its end
     session.pause()
     qtbot.waitUntil(lambda: not session.playing, timeout=WAIT_MS)
     qtbot.wait(200)
