@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import faulthandler
 import os
 import signal
@@ -40,6 +41,36 @@ def rss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def heap_mb() -> tuple[float, float]:
+    """glibc's view of this process's heap: (in use, free but held), in MB;
+    (nan, nan) where there is no mallinfo2."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallinfo2.restype = _MallInfo2
+        m = libc.mallinfo2()
+    except (OSError, AttributeError):
+        return float("nan"), float("nan")
+    return (m.uordblks + m.hblkhd) / 2**20, m.fordblks / 2**20
 
 
 def child_pids(pid: int) -> list[int]:
@@ -205,8 +236,10 @@ def main(argv: list[str] | None = None) -> int:
             start()
         samples.append((t, rss_mb(me), kids, step))
         cpu = time.thread_time()
+        used, held = heap_mb()
         say(
-            f"{t:7.0f} s  window {samples[-1][1]:7.1f} MB  training {kids:7.1f} MB  step {step:,}"
+            f"{t:7.0f} s  window {samples[-1][1]:7.1f} MB (heap {used:6.1f} in use, "
+            f"{held:6.1f} free)  training {kids:7.1f} MB  step {step:,}"
             f"  (GUI thread {cpu - gui['cpu']:5.2f} s CPU, longest event gap "
             f"{gui['gap'] * 1000:5.0f} ms)"
         )
