@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import ctypes
 import faulthandler
+import gc
 import os
 import signal
 import sys
@@ -247,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
             h, ses = win.session.history, win.session
             say(
                 f"          snapshots kept {len(h.snapshots)} (version {h.snapshots.version}), "
-                f"health reports {len(h.health)}, in flight {ses._in_flight}, "
+                f"health reports {len(h.health)}, metrics {h.metrics.nbytes / 2**20:.1f} MB, "
+                f"Python objects {len(gc.get_objects()):,}, in flight {ses._in_flight}, "
                 f"frame {ses.timer.interval()} ms"
             )
         gui["cpu"], gui["gap"] = cpu, 0.0
