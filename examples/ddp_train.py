@@ -63,6 +63,10 @@ def main() -> None:
             probe.log(loss=loss)
     if rank == 0:
         print(f"recorded {args.steps} steps of {world} ranks into {args.run_dir}", flush=True)
+    # every rank reaches the end before any tears its connections down: without
+    # this, a rank whose peer had already closed its gloo pairs sometimes aborted
+    # in teardown ("terminate called without an active exception", about 1 run in 12)
+    dist.barrier()
     dist.destroy_process_group()
 
 

@@ -62,6 +62,25 @@ class _MallInfo2(ctypes.Structure):
     ]
 
 
+def rss_parts(pid: int) -> str:
+    """Where a process's resident memory is: anonymous, file-backed, shared; its
+    thread count and number of mappings (a slow climb in one of these is a leak's
+    address)."""
+    fields = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields[key] = value.split()[0] if value.split() else ""
+        maps = Path(f"/proc/{pid}/maps").read_text().count("\n")
+    except OSError:
+        return "gone"
+    mb = {k: int(fields.get(k, 0) or 0) / 1024 for k in ("RssAnon", "RssFile", "RssShmem")}
+    return (
+        f"anon {mb['RssAnon']:.1f} MB, file {mb['RssFile']:.1f} MB, shmem {mb['RssShmem']:.1f} MB, "
+        f"{fields.get('Threads', '?')} threads, {maps} mappings"
+    )
+
+
 def heap_mb() -> tuple[float, float]:
     """glibc's view of this process's heap: (in use, free but held), in MB;
     (nan, nan) where there is no mallinfo2."""
@@ -252,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"Python objects {len(gc.get_objects()):,}, in flight {ses._in_flight}, "
                 f"frame {ses.timer.interval()} ms"
             )
+            say(f"          window: {rss_parts(me)}")
         gui["cpu"], gui["gap"] = cpu, 0.0
 
     def start() -> None:
