@@ -81,6 +81,31 @@ def rss_parts(pid: int) -> str:
     )
 
 
+def pymalloc_mb() -> tuple[float, float]:
+    """Python's small-object allocator: (MB of its arenas, MB in live blocks),
+    from ``sys._debugmallocstats`` (written to the C stderr, read back here)."""
+    import re
+
+    with tempfile.TemporaryFile("w+") as f:
+        saved = os.dup(2)
+        try:
+            sys.stderr.flush()
+            os.dup2(f.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        f.seek(0)
+        text = f.read()
+
+    def number(label: str) -> float:
+        m = re.search(re.escape(label) + r"\s*=\s*([\d,]+)", text)
+        return int(m.group(1).replace(",", "")) if m else float("nan")
+
+    arenas = number("# arenas allocated current") * 2**20
+    return arenas / 2**20, number("# bytes in allocated blocks") / 2**20
+
+
 def heap_mb() -> tuple[float, float]:
     """glibc's view of this process's heap: (in use, free but held), in MB;
     (nan, nan) where there is no mallinfo2."""
@@ -187,6 +212,9 @@ def view_ranges(win):
     return probe
 
 
+_SIZE = {"1K": 1 << 10, "64K": 1 << 16, "1M": 1 << 20, "1G": 1 << 30}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=30.0)
@@ -198,6 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit-mb", type=float, default=50.0)
     ap.add_argument("--csv", type=Path, help="write the samples here")
     ap.add_argument("--no-record", action="store_true", help="do not record the run")
+    ap.add_argument(
+        "--trace",
+        action="store_true",
+        help="trace Python's allocations after the warm-up; print where the live ones grew",
+    )
     ap.add_argument("--verbose", action="store_true", help="also print the session's counters")
     args = ap.parse_args(argv)
 
@@ -249,7 +282,47 @@ def main(argv: list[str] | None = None) -> int:
                 win.close()
                 app.quit()
 
+    traced: list = []
+
+    def type_counts() -> dict[str, int]:
+        from collections import Counter
+
+        return Counter(type(o).__qualname__ for o in gc.get_objects())
+
+    def trace(t: float) -> None:
+        import tracemalloc
+
+        if t >= args.warmup and not tracemalloc.is_tracing():
+            tracemalloc.start(10)
+        elif tracemalloc.is_tracing() and not traced and t >= args.warmup + 3 * args.interval:
+            traced.append(tracemalloc.take_snapshot())
+            traced.append(type_counts())
+        elif traced and t >= args.minutes * 60:
+            last = tracemalloc.take_snapshot()
+            grown = last.compare_to(traced[0], "traceback")
+            say("\nwhere Python's live allocations grew (traced):")
+            for stat in grown[:8]:
+                say(f"{stat.size_diff / 2**20:+8.2f} MB  {stat.count_diff:+9,d} blocks")
+                for line in stat.traceback.format(limit=6, most_recent_first=True):
+                    say("      " + line)
+            if grown:  # the largest growth's blocks, by size
+                top = grown[0].traceback
+                buckets: dict[str, list[int]] = {}
+                for tr in last.traces:
+                    if tr.traceback == top:
+                        key = next(f"<{b}" for b in ("1K", "64K", "1M", "1G") if tr.size < _SIZE[b])
+                        buckets.setdefault(key, []).append(tr.size)
+                for key, sizes in sorted(buckets.items()):
+                    say(f"  blocks {key:5s}: {len(sizes):7,d}, {sum(sizes) / 2**20:8.2f} MB")
+            now = type_counts()
+            diff = sorted(((now[k] - traced[1].get(k, 0), k) for k in now), reverse=True)
+            say("objects (tracked by the garbage collector) that grew in number, by type:")
+            for n, k in diff[:12]:
+                say(f"  {n:+9,d}  {k}")
+
     def record(t: float) -> None:
+        if args.trace:
+            trace(t)
         kids = sum(rss_mb(p) for p in child_pids(me))
         step = win.session.history.metrics.last_step
         if win.session.info is not None and not win.session.playing:
@@ -266,12 +339,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             h, ses = win.session.history, win.session
             say(
-                f"          snapshots kept {len(h.snapshots)} (version {h.snapshots.version}), "
+                f"          snapshots kept {len(h.snapshots)} ({h.snapshots.nbytes / 2**20:.0f} MB, "
+                f"version {h.snapshots.version}), "
                 f"health reports {len(h.health)}, metrics {h.metrics.nbytes / 2**20:.1f} MB, "
                 f"Python objects {len(gc.get_objects()):,}, in flight {ses._in_flight}, "
                 f"frame {ses.timer.interval()} ms"
             )
-            say(f"          window: {rss_parts(me)}")
+            arenas, live = pymalloc_mb()
+            say(
+                f"          window: {rss_parts(me)}; pymalloc arenas {arenas:.1f} MB "
+                f"({live:.1f} MB live)"
+            )
         gui["cpu"], gui["gap"] = cpu, 0.0
 
     def start() -> None:
