@@ -191,9 +191,10 @@ def return_large_blocks_to_os() -> bool:
     After that the window's large arrays come from the heap: the snapshot
     arrays (5 a second, 5.4 MB each on mnist-mlp) and the pickled messages from
     the training process. Freed and reused in a different order, they left holes
-    that the heap kept. Measured in the 9-minute endurance run (issue 13): free
-    but held heap went 19 -> 42 MB, and the window grew 6 MB a minute. With the
-    threshold fixed, the heap held 1.3 MB free (flat), and growth halved.
+    that the heap kept. Measured in 8-9 minute endurance runs (issue 13): free
+    but held heap went 19 -> 42 MB and the window grew +60 MB after a 2-minute
+    warm-up; with the threshold fixed, free heap stayed at 1-4 MB and the window
+    grew +36 MB (the rest: the health history filling to its cap).
     Called only in the window's process: the training process keeps glibc's
     default. In the training process the fixed threshold made mnist-mlp 40 %
     slower: every step mapped fresh pages."""
