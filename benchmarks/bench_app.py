@@ -1,6 +1,7 @@
 """Training speed with the window open and animating, against headless training.
 
     python benchmarks/bench_app.py [--scenarios mnist-mlp spiral] [--rounds 3]
+    python benchmarks/bench_app.py --scenarios examples/cnn_digits.py
     nnviz bench app --rounds 3
 
 Each measurement runs in a fresh process (this file, re-run with ``--child``):
@@ -38,6 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # warm-up steps (about 3 s: the frame pacer settles in 2 to 3), timed steps
 DEFAULTS = {"mnist-mlp": (1000, 2000), "spiral": (6000, 10000)}
+# also: a model file, e.g. ``--scenarios examples/cnn_digits.py`` (200 + 2000 steps)
 
 
 THREADS: int | None = None  # --threads: a fixed count for both (default: chosen by timing)
@@ -46,11 +48,15 @@ THREADS: int | None = None  # --threads: a fixed count for both (default: chosen
 def headless(scenario: str, warmup: int, steps: int) -> dict:
     """The core run loop as ``nnviz train`` drives it (threads chosen by timing)."""
     from nnviz.core import run as R
+    from nnviz.core.model_file import is_model_file
     from nnviz.core.scenarios import get_scenario
     from nnviz.core.threads import ThreadTuner
 
     run = R.Run(threads=ThreadTuner(fixed=THREADS) if THREADS else None)
-    run.submit(R.Configure(get_scenario(scenario)))
+    if is_model_file(scenario):  # a model file (examples/cnn_digits.py): as the window opens it
+        run.submit(R.Configure(None, model_file=str(ROOT / scenario)))
+    else:
+        run.submit(R.Configure(get_scenario(scenario)))
     run.submit(R.Step(warmup))
     run.drive()
     run.submit(R.Step(steps))

@@ -2,8 +2,8 @@
 
 :class:`RunRecorder` wraps a run's event handler: every step's loss and any
 evaluation go to :class:`~nnviz.core.runfolder.RunWriter` as metrics, every
-snapshot the run produces is recorded, and a snapshot is asked for about
-every ``every`` steps (the trainer's thread-safe ``request_snapshot``).
+snapshot the run produces is recorded, and the run loop takes one every
+``every`` steps (``trainer.record_every``, read by :mod:`nnviz.core.run`).
 """
 
 from __future__ import annotations
@@ -46,9 +46,9 @@ class RunRecorder:
         self.trainer = trainer
         self.every = max(1, int(every))
         self.writer = RunWriter(run_dir, meta, snapshot_budget_bytes, tensorboard)
-        self._next = trainer.step_count  # the first step trained is recorded
         self._last: int | None = None  # step of the last snapshot recorded
-        trainer.request_snapshot()
+        # the run loop asks for a snapshot before every k-th step (nnviz.core.run)
+        trainer.record_every = self.every
 
     def on_event(self, ev) -> None:
         if isinstance(ev, Metrics):
@@ -62,9 +62,6 @@ class RunRecorder:
                         val_accuracy=_num(e.val_accuracy),
                         train_accuracy=_num(e.train_accuracy),
                     )
-            if ev.step >= self._next:
-                self.trainer.request_snapshot()
-                self._next = ev.step + self.every
         elif isinstance(ev, SnapshotReady):
             # others ask for snapshots too (health checks, the last step): keep our cadence
             step = ev.snapshot.step
