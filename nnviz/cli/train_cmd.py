@@ -30,7 +30,7 @@ from nnviz.core import runfolder_record as RF  # --- record (issue 10) ---
 from nnviz.core.activations import ACTIVATIONS
 from nnviz.core.engine import TrainConfig, Trainer
 from nnviz.core.errors import NnvizError
-from nnviz.core.snapshot_budget import SnapshotBudget
+from nnviz.core.snapshot_budget import HEALTH_SHARE, SnapshotBudget
 from nnviz.core.threads import ThreadTuner
 from nnviz.core.training_parts import LOSSES, OPTIMIZERS, first_tensor
 
@@ -189,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
 
     # --- health (issue 12): a health report about every 1 % of the steps ---
     trainer.health_every = health.headless_every(total)
-    run.health_budget = SnapshotBudget(share=R.HEALTH_SHARE)  # within 2 % of the time
+    run.periodic.budget = SnapshotBudget(share=HEALTH_SHARE)  # within 2 % of the time
     # --- end health (issue 12) ---
     # --- record (issue 10): --record DIR writes a run folder as it trains ---
     recorder = RF.start_recording(args, sc, config, trainer)

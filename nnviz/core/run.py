@@ -72,19 +72,9 @@ from nnviz.core.run_messages import (
     Unloaded,
 )
 from nnviz.core.scenarios import Scenario
-from nnviz.core.snapshot_budget import SnapshotBudget
+from nnviz.core.snapshot_budget import PeriodicSnapshots, SnapshotBudget
 from nnviz.core.threads import ThreadTuner
 from nnviz.core.user_code import full_text
-
-# A headless run's health reports (``nnviz train``: about one per 1 % of the
-# steps) may cost at most this share of the training time. Each needs a
-# snapshot step (hooks, copies of every parameter and gradient, the statistics):
-# about 5 ms on spiral, whose steps take 0.7 ms. Taken at every 1 % they made
-# `nnviz train spiral --steps 300` 3.5x slower (0.75 s against 0.22 s).
-HEALTH_SHARE = 0.02
-# ...except while the loss climbs: a report is then taken whenever one is due and
-# the loss is this many times the loss at the last report.
-HEALTH_LOSS_JUMP = 2.0
 
 __all__ = [
     "Built",
@@ -161,10 +151,7 @@ class Run:
         self.delay = 0.0  # seconds per step while playing
         self.snapshot_every_step = False
         self.snapshots = SnapshotBudget()  # racing: snapshots cost at most a share of the time
-        # health reports due every k steps are taken within a share of the time when
-        # this is set (nnviz train sets it; nnviz render wants every report)
-        self.health_budget: SnapshotBudget | None = None
-        self._last_loss = self._health_loss = math.inf  # (climbing: never, until a report)
+        self.periodic = PeriodicSnapshots()  # asked for by step count (nnviz train)
         self._snap_wanted = False
         self._loaded = None  # the model file last configured (nnviz.core.model_file)
         self._undo: list[Trainer] = []
@@ -280,21 +267,8 @@ class Run:
             self.budget -= 1
             if self.budget == 0:  # the last step of Step / StepEpoch: show it
                 t.request_snapshot()
-        # --- health (issue 12): a run that asks for health every k steps (nnviz train) ---
-        every = t.__dict__.get("health_every")
-        record = t.__dict__.get("record_every")  # nnviz train --record: every k steps
-        if record and t.step_count % record == 0:
+        if self.periodic.wanted(t):  # nnviz train: --record's and the health reports'
             t.request_snapshot()
-        health_step = False
-        if every and (t.step_count + 1) % every == 0:
-            # within the share, or at once while the loss climbs (when a report is
-            # worth most: "updates too large" before the loss becomes inf)
-            climbing = self._last_loss > HEALTH_LOSS_JUMP * self._health_loss
-            hb = self.health_budget
-            if hb is None or climbing or hb.allow(True):
-                health_step = True
-                t.request_snapshot()
-        # --- end health (issue 12) ---
         racing = self.playing and self.delay == 0 and not stepping
         if self._snap_wanted and self.snapshots.allow(racing):
             self._snap_wanted = False
@@ -319,11 +293,7 @@ class Run:
         end = time.perf_counter()
         tuner.after_step(end - now)
         self.snapshots.step_done(end - now, m.snapshot is not None)
-        if self.health_budget is not None:
-            self.health_budget.step_done(end - now, m.snapshot is not None)
-        self._last_loss = m.loss if math.isfinite(m.loss) else math.inf
-        if health_step:
-            self._health_loss = self._last_loss
+        self.periodic.step_done(end - now, m.snapshot is not None, m.loss)
         self._steps.append(m.step - 1)
         self._losses.append(m.loss)
         if m.eval is not None:
