@@ -32,8 +32,18 @@ def torchrun(run_dir: Path, perturb: int | None) -> dict:
     cmd = [launcher] if launcher else [sys.executable, "-m", "torch.distributed.run"]
     cmd += ["--standalone", "--nproc-per-node", "2", str(SCRIPT), "--run-dir", str(run_dir),
             "--steps", "12", "--every", "3"]  # fmt: skip
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=run_dir.parent,
-                         timeout=300)  # fmt: skip
+    for attempt in range(2):
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=run_dir.parent,
+                             timeout=300)  # fmt: skip
+        # A rank sometimes aborts in gloo's teardown after training and recording
+        # finished (torch 2.13: "terminate called without an active exception").
+        # Measured: 1 run in 12-25 before the example's barrier, 0 in 70 local runs
+        # after it, but CI still saw it once. That is torch's teardown, not ours:
+        # run once more; any other failure, or the same one twice, fails the test.
+        if out.returncode == 0 or "terminate called without an active exception" not in out.stderr:
+            break
+        if attempt == 0:
+            shutil.rmtree(run_dir, ignore_errors=True)
     assert out.returncode == 0, out.stderr[-3000:]
     # rank 0 alone wrote: one run folder, nothing from rank 1 beside it
     assert sorted(p.name for p in run_dir.parent.iterdir()) == [run_dir.name]
