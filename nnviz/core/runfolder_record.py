@@ -43,7 +43,6 @@ class RunRecorder:
         snapshot_budget_bytes: int = DEFAULT_BUDGET,
         tensorboard: bool = False,
     ) -> None:
-        self.trainer = trainer
         self.every = max(1, int(every))
         self.writer = RunWriter(run_dir, meta, snapshot_budget_bytes, tensorboard)
         self._last: int | None = None  # step of the last snapshot recorded

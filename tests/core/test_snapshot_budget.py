@@ -4,9 +4,11 @@ at once when paused, stepping or at a teaching pace."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from nnviz.core import run as R
 from nnviz.core.scenarios import get_scenario
-from nnviz.core.snapshot_budget import MAX_DEBT_S, SnapshotBudget
+from nnviz.core.snapshot_budget import MAX_DEBT_S, PeriodicSnapshots, SnapshotBudget
 from nnviz.core.threads import ThreadTuner
 
 
@@ -89,3 +91,52 @@ def test_paused_or_stepping_a_request_is_served_at_once_whatever_the_debt():
     events = list(run.run_until_idle())
     # the step trained (0-based) shows at once
     assert [e.snapshot.step for e in snapshots_in(events)] == [run.trainer.step_count - 1]
+
+
+def _steps(periodic, losses, clock, record_every=None, health_every=1):
+    """Drive ``periodic`` over len(losses) steps of 1 ms (a snapshot step 10 ms);
+    the steps (step_count before each) that took a snapshot."""
+    t = SimpleNamespace(step_count=0, health_every=health_every)
+    if record_every:
+        t.record_every = record_every
+    taken = []
+    for loss in losses:
+        snap = periodic.wanted(t)
+        seconds = 0.010 if snap else 0.001
+        clock.t += seconds
+        periodic.step_done(seconds, snap, loss)
+        if snap:
+            taken.append(t.step_count)
+        t.step_count += 1
+    return taken
+
+
+def test_nnviz_train_health_reports_stay_within_their_share_of_the_time():
+    clock = Clock()
+    p = PeriodicSnapshots()
+    p.budget = SnapshotBudget(share=0.02, clock=clock)
+    taken = _steps(p, [1.0 / (i + 1) for i in range(1000)], clock)  # a falling loss
+    # each report costs 9 ms more than a step: at 2 % about one per 450 ms of steps
+    assert 1 <= len(taken) <= 4
+    assert len(_steps(PeriodicSnapshots(), [1.0] * 100, Clock())) == 100  # no budget: every one
+
+
+def test_a_climbing_loss_gets_a_report_whenever_one_is_due():
+    clock = Clock()
+    p = PeriodicSnapshots()
+    p.budget = SnapshotBudget(share=0.02, clock=clock)
+    losses = [1.0] * 5 + [3.0**k for k in range(1, 15)]  # from step 5 the loss triples a step
+    taken = _steps(p, losses, clock)
+    climbing = [s for s in taken if s >= 5]
+    # the budget alone allows none after the first; a loss at least 2x the one at the
+    # last report gets one: here every other step (a report's own step already tripled)
+    assert taken[0] == 0 and len(climbing) >= 7
+    assert max(b - a for a, b in zip(climbing, climbing[1:])) <= 2
+
+
+def test_the_recording_cadence_is_kept_whatever_the_health_budget():
+    clock = Clock()
+    p = PeriodicSnapshots()
+    p.budget = SnapshotBudget(share=0.02, clock=clock)
+    taken = _steps(p, [1.0] * 30, clock, record_every=5, health_every=None)
+    assert taken == [0, 5, 10, 15, 20, 25]
